@@ -1,0 +1,3 @@
+from transferkit.cli import main
+
+main()

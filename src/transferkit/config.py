@@ -1,0 +1,86 @@
+"""One typed configuration per command. Each field's `help` becomes the CLI option's
+help text, and `config.yaml` in a run directory is this dataclass written out, so a
+flag, a YAML key and a metrics field always carry the same name."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from transferkit.errors import UserError
+
+TASKS = ("classify",)
+STRATEGIES = {"classify": ("features", "finetune", "scratch", "tfidf")}
+
+
+def _opt(default, help: str, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass
+class TrainConfig:
+    task: str = _opt("classify", "Task: " + ", ".join(TASKS) + ".", choices=TASKS)
+    train: str | None = _opt(None, "Training data (CSV, TSV, JSONL or Parquet).")
+    dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.")
+    test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.")
+    model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.")
+    strategy: str = _opt("finetune", "How to adapt the model: features, finetune, scratch or tfidf.")
+    output: str | None = _opt(None, "Run directory to write (default: runs/<task>-<strategy>-<time>).")
+    text_column: str = _opt("text", "Column holding the text.")
+    text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
+    label_column: str = _opt("label", "Column holding the label.")
+    epochs: int | None = _opt(None, "Training epochs (default: at least 3 and at least 100 optimiser steps, at most 30).")
+    lr: float | None = _opt(None, "Peak learning rate (default: 1e-4 finetune, 3e-4 scratch).")
+    batch_size: int = _opt(32, "Training batch size.")
+    max_length: int = _opt(128, "Maximum tokens per example; longer texts are truncated.")
+    seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.")
+    labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
+    pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
+    warmup_ratio: float = _opt(0.06, "Fraction of optimiser steps spent warming the learning rate up.")
+    weight_decay: float = _opt(0.01, "AdamW weight decay.")
+    evaluations: int = _opt(10, "How many times training scores the dev set (spread evenly over the steps).")
+    patience: int = _opt(3, "Stop after this many dev evaluations without improvement.")
+    mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU).", choices=("auto", "no", "fp16", "bf16"))
+    overwrite: bool = _opt(False, "Replace an existing run directory.")
+
+    def validate(self) -> None:
+        if not self.train:
+            raise UserError("--train", "missing; give the training data file")
+        if self.task not in TASKS:
+            raise UserError("--task", f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if self.strategy not in STRATEGIES[self.task]:
+            raise UserError(
+                "--strategy",
+                f"unknown strategy {self.strategy!r} for {self.task}; choose one of {', '.join(STRATEGIES[self.task])}",
+            )
+        for name in ("batch_size", "max_length", "evaluations", "patience"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
+        if self.epochs is not None and self.epochs < 1:
+            raise UserError("--epochs", "must be at least 1")
+        if self.lr is not None and self.lr <= 0:
+            raise UserError("--lr", "must be positive")
+
+    def to_yaml(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(dataclasses.asdict(self), sort_keys=False))
+
+    @classmethod
+    def from_yaml(cls, path: str) -> "TrainConfig":
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise UserError(path, "config file not found") from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else path
+            raise UserError(where, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
+        if not isinstance(data, dict):
+            raise UserError(path, "expected a mapping of option names to values")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(path, f"unknown option(s) {', '.join(unknown)}")
+        return cls(**data)

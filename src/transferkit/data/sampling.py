@@ -1,0 +1,29 @@
+"""Few-shot budgets: k labelled examples per class, drawn reproducibly from a seed."""
+
+from __future__ import annotations
+
+import random
+
+from transferkit.data.classification import ClassificationSplit
+from transferkit.errors import UserError
+
+
+def sample_per_class(split: ClassificationSplit, k: int, seed: int, labels: list[str]) -> ClassificationSplit:
+    """Draw `k` examples of every label (without replacement), keeping file order."""
+    if k < 1:
+        raise UserError("--labels-per-class", f"must be at least 1, got {k}")
+    by_label: dict[str, list[int]] = {label: [] for label in labels}
+    for i, label in enumerate(split.labels):
+        by_label[label].append(i)
+    rng = random.Random(seed)
+    chosen = []
+    for label in labels:
+        pool = by_label[label]
+        if len(pool) < k:
+            raise UserError(
+                split.path,
+                f"class {label!r} has {len(pool)} training examples, fewer than --labels-per-class {k}; "
+                f"lower K to at most {min(len(v) for v in by_label.values())}",
+            )
+        chosen.extend(rng.sample(pool, k))
+    return split.subset(sorted(chosen))

@@ -1,0 +1,18 @@
+"""The one exception type for bad input.
+
+Everything a user can get wrong (a missing file or column, a malformed row, an unknown
+label, an unknown model name) raises `UserError`; the CLI prints its one line and exits
+with status 2. Any other exception is a bug and exits with status 1.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Invalid input: `error: <where>: <what is wrong and how to fix it>`."""
+
+    def __init__(self, where: str, message: str):
+        message = " ".join(message.split())  # always one line
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message

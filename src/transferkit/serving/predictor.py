@@ -1,0 +1,52 @@
+"""Load any run's `model/` directory as a predictor with one interface:
+`labels` and `predict_proba(texts, pairs) -> (n, labels) array`.
+
+`model/transferkit.json` says which strategy wrote the directory; everything else in it is
+that strategy's own standard files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from transferkit.errors import UserError
+
+INFO_FILE = "transferkit.json"
+
+
+def write_info(model_dir: Path, task: str, strategy: str, labels: list[str], max_length: int) -> None:
+    info = {"task": task, "strategy": strategy, "labels": labels, "max_length": max_length}
+    (model_dir / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False))
+
+
+def read_info(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "model" / INFO_FILE
+    if not path.exists():
+        raise UserError(str(run_dir), "not a transferkit run directory (no model/transferkit.json); give the --output of a train run")
+    return json.loads(path.read_text())
+
+
+def load_predictor(model_dir: Path):
+    info = json.loads((model_dir / INFO_FILE).read_text())
+    strategy, labels = info["strategy"], info["labels"]
+    if strategy == "features":
+        from transferkit.strategies.features import FeaturesPredictor
+
+        return FeaturesPredictor(model_dir, labels)
+    if strategy == "tfidf":
+        from transferkit.strategies.tfidf import TfidfPredictor
+
+        return TfidfPredictor(model_dir, labels)
+    from transferkit.strategies.finetune import TransformersPredictor
+
+    return TransformersPredictor(model_dir, labels, info["max_length"])
+
+
+def predictions(predictor, texts: list[str], pairs: list[str] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Predicted label names, their probabilities, and the full probability matrix."""
+    probs = predictor.predict_proba(texts, pairs)
+    best = probs.argmax(axis=1)
+    return [predictor.labels[i] for i in best], probs[np.arange(len(best)), best], probs

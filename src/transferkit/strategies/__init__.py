@@ -1,0 +1,15 @@
+"""One module per strategy. Each has `fit(cfg, data, model_path, model_dir) -> dict`
+(it trains, writes `model_dir`, and returns the training statistics); prediction goes
+through `transferkit.serving.predictor.load_predictor`, the same path `predict` uses."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+# tfidf learns from the task data alone; the others start from a pretrained encoder
+# (scratch takes only its architecture and tokenizer).
+USES_PRETRAINED_MODEL = {"features": True, "finetune": True, "scratch": True, "tfidf": False}
+
+
+def strategy_module(name: str):
+    return import_module(f"transferkit.strategies.{name}")

@@ -1,0 +1,91 @@
+"""`finetune`: all weights of the pretrained encoder and a new classification head are
+trained together (AdamW, warm-up, linear decay, early stopping on dev accuracy).
+
+The model directory it writes is a plain transformers one with `id2label`, so
+`transformers.pipeline("text-classification", model=...)` reads it without transferkit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from transferkit.tasks.classify import classifier_probabilities
+from transferkit.training.batching import PadCollator, encode_texts
+from transferkit.training.loop import LoopSettings, default_epochs, train_loop
+
+DEFAULT_LR = 1e-4
+
+
+def build_model(model_path: str, labels: list[str], from_scratch: bool):
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    names = {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}}
+    if from_scratch:
+        config = AutoConfig.from_pretrained(model_path, **names)
+        return AutoModelForSequenceClassification.from_config(config)
+    return AutoModelForSequenceClassification.from_pretrained(model_path, dtype=torch.float32, **names)
+
+
+def fit(cfg, data, model_path: str, model_dir: Path, from_scratch: bool = False, default_lr: float = DEFAULT_LR) -> dict:
+    from transformers import AutoTokenizer, set_seed
+
+    set_seed(cfg.seed)  # the new head's (or, for scratch, every layer's) initial weights
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = build_model(model_path, data.labels, from_scratch)
+    label_ids = {label: i for i, label in enumerate(data.labels)}
+    train_items = encode_texts(tokenizer, data.train.texts, data.train.pairs, cfg.max_length)
+    for item, label in zip(train_items, data.train.labels):
+        item["labels"] = label_ids[label]
+
+    score_dev = None
+    if data.dev is not None:
+        dev_items = encode_texts(tokenizer, data.dev.texts, data.dev.pairs, cfg.max_length)
+        dev_gold = np.array([label_ids[label] for label in data.dev.labels])
+
+        def score_dev(m) -> float:
+            return float((classifier_probabilities(m, dev_items, tokenizer.pad_token_id).argmax(1) == dev_gold).mean())
+
+    settings = LoopSettings(
+        epochs=cfg.epochs or default_epochs(len(train_items), cfg.batch_size),
+        lr=cfg.lr or default_lr,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        warmup_ratio=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay,
+        evaluations=cfg.evaluations,
+        patience=cfg.patience,
+        mixed_precision=cfg.mixed_precision,
+    )
+    result = train_loop(model, train_items, PadCollator(tokenizer.pad_token_id), settings, score_dev, cfg.strategy)
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    return {
+        "seconds": result.seconds,
+        "examples": result.examples,
+        "epochs": settings.epochs,
+        "lr": settings.lr,
+        "steps": result.steps,
+        "best_dev_accuracy": result.best_score,
+        "best_step": result.best_step,
+        "dev_history": result.history,
+    }
+
+
+class TransformersPredictor:
+    """Any `*ForSequenceClassification` directory: finetune and scratch runs alike."""
+
+    def __init__(self, model_dir: Path, labels: list[str], max_length: int):
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.labels, self.max_length = labels, max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32).eval()
+        if torch.cuda.is_available():
+            self.model.cuda()
+
+    def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+        items = encode_texts(self.tokenizer, texts, pairs, self.max_length)
+        return classifier_probabilities(self.model, items, self.tokenizer.pad_token_id)

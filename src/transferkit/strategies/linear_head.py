@@ -1,0 +1,84 @@
+"""A logistic-regression head over fixed vectors, stored without pickle.
+
+scikit-learn fits it (its regularisation chosen on dev, or by cross-validation when there
+is no dev); prediction is a few lines of numpy over the saved arrays, so a run directory
+holds safetensors + JSON, never a pickle that could run code when loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+
+@dataclass
+class LinearHead:
+    coef: np.ndarray  # (1, d) for two classes, else (classes, d)
+    intercept: np.ndarray
+    mean: np.ndarray | None  # standardisation of dense inputs; None for sparse ones
+    scale: np.ndarray | None
+    C: float
+    selection: str  # how C was chosen
+
+    def logits(self, X) -> np.ndarray:
+        if self.mean is not None:
+            X = (X - self.mean) / self.scale
+        return np.asarray(X @ self.coef.T) + self.intercept
+
+    def predict_proba(self, X) -> np.ndarray:
+        z = self.logits(X)
+        if z.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.stack([1.0 - p, p], axis=1)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def save(self, folder: Path, name: str = "head") -> None:
+        arrays = {"coef": self.coef, "intercept": self.intercept}
+        if self.mean is not None:
+            arrays.update(mean=self.mean, scale=self.scale)
+        save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}, str(folder / f"{name}.safetensors"))
+        (folder / f"{name}.json").write_text(json.dumps({"C": self.C, "selection": self.selection}, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path, name: str = "head") -> "LinearHead":
+        arrays = load_file(str(folder / f"{name}.safetensors"))
+        meta = json.loads((folder / f"{name}.json").read_text())
+        return cls(arrays["coef"], arrays["intercept"], arrays.get("mean"), arrays.get("scale"), meta["C"], meta["selection"])
+
+
+def fit_head(X, y: np.ndarray, X_dev=None, y_dev=None, seed: int = 0, standardize: bool = True) -> LinearHead:
+    """Fit on (X, y) with C chosen by dev accuracy, else by stratified k-fold CV, else 1.0."""
+    mean = scale = None
+    if standardize:
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0) + 1e-6
+        X = (X - mean) / scale
+        if X_dev is not None:
+            X_dev = (X_dev - mean) / scale
+
+    def model(C: float) -> LogisticRegression:
+        return LogisticRegression(C=C, max_iter=3000, random_state=seed)
+
+    if X_dev is not None and len(y_dev):
+        scores = [model(C).fit(X, y).score(X_dev, y_dev) for C in C_GRID]
+        C, selection = C_GRID[int(np.argmax(scores))], "dev accuracy"
+    else:
+        folds = min(5, int(np.bincount(y).min()))
+        if folds >= 2:
+            cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+            scores = [cross_val_score(model(C), X, y, cv=cv).mean() for C in C_GRID]
+            C, selection = C_GRID[int(np.argmax(scores))], f"{folds}-fold cross-validation"
+        else:
+            C, selection = 1.0, "default (too few examples per class to cross-validate)"
+    fitted = model(C).fit(X, y)
+    return LinearHead(fitted.coef_, fitted.intercept_, mean, scale, float(C), selection)

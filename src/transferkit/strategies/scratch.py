@@ -1,0 +1,14 @@
+"""`scratch`: the finetune architecture and loop from random initialisation, with the
+pretrained tokenizer: the no-transfer baseline that shows what pretraining bought."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transferkit.strategies import finetune
+
+DEFAULT_LR = 3e-4
+
+
+def fit(cfg, data, model_path: str, model_dir: Path) -> dict:
+    return finetune.fit(cfg, data, model_path, model_dir, from_scratch=True, default_lr=DEFAULT_LR)

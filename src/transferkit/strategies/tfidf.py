@@ -1,0 +1,53 @@
+"""`tfidf`: TF-IDF over word 1-2-grams + logistic regression, the classic no-transfer
+baseline. The vectoriser is saved as its vocabulary and IDF weights (JSON +
+safetensors) and rebuilt on load, so nothing is pickled."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from transferkit.strategies.linear_head import LinearHead, fit_head
+
+VECTORIZER = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "min_df": 1}
+PAIR_SEPARATOR = " ||| "
+
+
+def _join(texts: list[str], pairs: list[str] | None) -> list[str]:
+    return texts if pairs is None else [a + PAIR_SEPARATOR + b for a, b in zip(texts, pairs)]
+
+
+def fit(cfg, data, model_path, model_dir: Path) -> dict:
+    labels = data.labels
+    started = time.perf_counter()
+    vectorizer = TfidfVectorizer(**VECTORIZER)
+    X = vectorizer.fit_transform(_join(data.train.texts, data.train.pairs))
+    y = np.array([labels.index(label) for label in data.train.labels])
+    X_dev = y_dev = None
+    if data.dev is not None:
+        X_dev = vectorizer.transform(_join(data.dev.texts, data.dev.pairs))
+        y_dev = np.array([labels.index(label) for label in data.dev.labels])
+    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, standardize=False)
+    seconds = time.perf_counter() - started
+    head.save(model_dir)
+    vocabulary = {term: int(index) for term, index in vectorizer.vocabulary_.items()}
+    (model_dir / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False))
+    save_file({"idf": vectorizer.idf_.astype(np.float64)}, str(model_dir / "idf.safetensors"))
+    return {"seconds": seconds, "examples": len(data.train), "C": head.C, "C_selection": head.selection, "features": len(vocabulary)}
+
+
+class TfidfPredictor:
+    def __init__(self, model_dir: Path, labels: list[str]):
+        self.labels = labels
+        self.vectorizer = TfidfVectorizer(**VECTORIZER)
+        self.vectorizer.vocabulary_ = json.loads((model_dir / "vocabulary.json").read_text())
+        self.vectorizer.idf_ = load_file(str(model_dir / "idf.safetensors"))["idf"]
+        self.head = LinearHead.load(model_dir)
+
+    def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+        return self.head.predict_proba(self.vectorizer.transform(_join(texts, pairs)))

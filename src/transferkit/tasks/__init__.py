@@ -1,0 +1,1 @@
+"""One module per task: how examples are encoded, decoded and scored."""

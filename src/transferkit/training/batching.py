@@ -1,0 +1,80 @@
+"""Tokenize once, pad per batch, and batch by length.
+
+Padding every batch to its own longest example (dynamic padding) and putting examples
+of similar length together (length grouping) removes most of the padding a random
+batch carries: on SST-2 sentences that halves the work of a training epoch.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+
+def encode_texts(tokenizer, texts: list[str], pairs: list[str] | None, max_length: int) -> list[dict]:
+    """Tokenize all texts in one call; each item keeps only the model inputs (no padding)."""
+    enc = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+    keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
+    return [{k: enc[k][i] for k in keys} for i in range(len(texts))]
+
+
+class PadCollator:
+    """Pad a list of encoded items to the batch's longest; `labels` pass through."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        width = max(len(item["input_ids"]) for item in items)
+        batch = {"attention_mask": torch.zeros(len(items), width, dtype=torch.long)}
+        for key in items[0]:
+            if key == "labels":
+                batch["labels"] = torch.tensor([item["labels"] for item in items])
+                continue
+            fill = self.pad_token_id if key == "input_ids" else 0
+            batch[key] = torch.full((len(items), width), fill, dtype=torch.long)
+        for row, item in enumerate(items):
+            n = len(item["input_ids"])
+            batch["attention_mask"][row, :n] = 1
+            for key, values in item.items():
+                if key != "labels":
+                    batch[key][row, :n] = torch.tensor(values)
+        return batch
+
+
+class LengthGroupedBatchSampler:
+    """Shuffled batches of similar-length examples, different on each pass, same for a seed.
+
+    Examples are shuffled, cut into groups of `group_batches` batches, sorted by length
+    within a group, batched, and the batches shuffled: batches stay random in content and
+    order while their examples have similar lengths.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, group_batches: int = 50):
+        self.lengths = lengths
+        self.batch_size = batch_size
+        self.seed = seed
+        self.group = batch_size * group_batches
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        rng = random.Random(self.seed * 100_003 + self.epoch)
+        self.epoch += 1
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        grouped = []
+        for start in range(0, len(order), self.group):
+            grouped.extend(sorted(order[start : start + self.group], key=self.lengths.__getitem__))
+        batches = [grouped[i : i + self.batch_size] for i in range(0, len(grouped), self.batch_size)]
+        rng.shuffle(batches)
+        return iter(batches)
+
+
+def sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Inference batches, longest first, so padding is minimal and memory peaks early."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -1,0 +1,76 @@
+"""Shared fixtures: small labelled files written here (tests never read ../shared), an
+isolated feature cache, and a way to run the CLI in-process and see its exit status."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from transferkit.cli import main
+
+POSITIVE = ["wonderful", "brilliant", "moving", "delightful", "superb", "charming", "gripping", "beautiful"]
+NEGATIVE = ["dreadful", "boring", "tedious", "awful", "clumsy", "lifeless", "painful", "dull"]
+FRAMES = [
+    "the film is {}",
+    "a {} story from start to finish",
+    "what a {} performance by the cast",
+    "i found the plot {}",
+    "{} acting and {} music",
+]
+
+
+def sentiment_rows(n_per_class: int, seed: int) -> list[tuple[str, str]]:
+    """Short English movie-review sentences whose label follows from their adjectives."""
+    rng = random.Random(seed)
+    rows = []
+    for label, words in (("positive", POSITIVE), ("negative", NEGATIVE)):
+        for _ in range(n_per_class):
+            frame = rng.choice(FRAMES)
+            rows.append((frame.format(*rng.sample(words, frame.count("{}"))), label))
+    rng.shuffle(rows)
+    return rows
+
+
+def write_csv(path: Path, rows, header=("text", "label")) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("TRANSFERKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def sentiment(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("sentiment")
+    return {
+        "train": write_csv(folder / "train.csv", sentiment_rows(24, seed=1)),
+        "dev": write_csv(folder / "dev.csv", sentiment_rows(8, seed=2)),
+        "test": write_csv(folder / "test.csv", sentiment_rows(10, seed=3)),
+    }
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `transferkit ARGS...` in-process; returns (exit status, stdout, stderr)."""
+
+    def run(*args: str):
+        try:
+            main([str(a) for a in args])
+            status = 0
+        except SystemExit as e:
+            status = e.code if isinstance(e.code, int) else 1
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run

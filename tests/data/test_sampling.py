@@ -1,0 +1,26 @@
+import pytest
+
+from transferkit.data.classification import ClassificationSplit
+from transferkit.data.sampling import sample_per_class
+from transferkit.errors import UserError
+
+
+def make_split(counts: dict[str, int]) -> ClassificationSplit:
+    labels = [label for label, n in counts.items() for _ in range(n)]
+    texts = [f"t{i}" for i in range(len(labels))]
+    return ClassificationSplit("train.csv", texts, None, labels, [str(i) for i in range(len(labels))], ["p"] * len(labels))
+
+
+def test_k_per_class_reproducible_and_seed_dependent():
+    split = make_split({"a": 30, "b": 20, "c": 25})
+    one = sample_per_class(split, 5, seed=1, labels=["a", "b", "c"])
+    assert sorted(one.labels) == ["a"] * 5 + ["b"] * 5 + ["c"] * 5
+    assert one.texts == sample_per_class(split, 5, seed=1, labels=["a", "b", "c"]).texts
+    assert one.texts != sample_per_class(split, 5, seed=2, labels=["a", "b", "c"]).texts
+
+
+def test_k_larger_than_a_class_names_the_class():
+    split = make_split({"a": 30, "b": 3})
+    with pytest.raises(UserError, match="class 'b' has 3") as e:
+        sample_per_class(split, 4, seed=0, labels=["a", "b"])
+    assert "at most 3" in str(e.value)

@@ -1,0 +1,77 @@
+"""End to end through the public functions, with the real offline MiniLM."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from transferkit import api
+from transferkit.config import TrainConfig
+
+
+def config(sentiment, tmp_path, **kw) -> TrainConfig:
+    base = dict(train=str(sentiment["train"]), dev=str(sentiment["dev"]), test=str(sentiment["test"]), output=str(tmp_path / "run"), max_length=32)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_tfidf_run_directory_has_the_documented_layout(sentiment, tmp_path):
+    metrics = api.train(config(sentiment, tmp_path, strategy="tfidf"))
+    run = tmp_path / "run"
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "metrics.json", "model", "predictions"]
+    on_disk = json.loads((run / "metrics.json").read_text())
+    assert on_disk == json.loads(json.dumps(metrics))
+    assert {"task", "strategy", "model", "labels", "dev", "test", "train", "versions"} <= set(on_disk)
+    assert on_disk["labels"] == ["negative", "positive"]
+    assert set(on_disk["train"]) >= {"seconds", "examples", "samples_per_second"}
+    assert {"accuracy", "macro_f1", "per_class"} <= set(on_disk["test"])
+    lines = [json.loads(l) for l in (run / "predictions" / "test.jsonl").read_text().splitlines()]
+    assert len(lines) == 20 and set(lines[0]) == {"id", "prediction", "gold", "score"}
+    assert np.mean([l["prediction"] == l["gold"] for l in lines]) == pytest.approx(on_disk["test"]["accuracy"])
+    assert not list(tmp_path.glob(".run*"))  # no staging leftovers
+
+
+def test_features_second_run_reuses_the_embedding_cache(sentiment, tmp_path):
+    first = api.train(config(sentiment, tmp_path, strategy="features"))
+    assert first["train"]["feature_cache"] == {"hits": 0, "misses": 2}
+    assert first["test"]["accuracy"] >= 0.8  # the adjectives carry the label
+    second = api.train(config(sentiment, tmp_path, strategy="features", overwrite=True, seed=5))
+    assert second["train"]["feature_cache"] == {"hits": 2, "misses": 0}
+
+
+def test_finetune_pipeline_agrees_with_predict_and_config_reproduces_the_run(sentiment, tmp_path):
+    from transformers import pipeline
+
+    metrics = api.train(config(sentiment, tmp_path, strategy="finetune", epochs=2))
+    run = tmp_path / "run"
+    texts = ["a wonderful and moving film", "tedious, dull and lifeless", "i found the plot gripping"]
+    ours = api.predict(str(run), texts)
+    classifier = pipeline("text-classification", model=str(run / "model"), device="cpu")
+    theirs = classifier(texts)
+    assert [o["prediction"] for o in ours] == [t["label"] for t in theirs]
+    assert [o["score"] for o in ours] == pytest.approx([t["score"] for t in theirs], abs=1e-4)
+
+    cfg = TrainConfig.from_yaml(str(run / "config.yaml"))
+    cfg.output = str(tmp_path / "again")
+    again = api.train(cfg)
+    assert again["test"] == metrics["test"]  # same seed, same CPU run
+    assert yaml.safe_load((run / "config.yaml").read_text())["epochs"] == 2
+
+
+def test_scratch_trains_from_random_weights(sentiment, tmp_path):
+    metrics = api.train(config(sentiment, tmp_path, strategy="scratch", epochs=1))
+    assert metrics["strategy"] == "scratch" and metrics["train"]["examples"] == 48
+    from safetensors.torch import load_file
+
+    from transferkit.models.zoo import resolve_model
+
+    pretrained = load_file(resolve_model("minilm") + "/model.safetensors")["embeddings.word_embeddings.weight"]
+    trained = load_file(str(tmp_path / "run" / "model" / "model.safetensors"))["bert.embeddings.word_embeddings.weight"]
+    assert not np.allclose(pretrained.numpy(), trained.numpy(), atol=0.05)
+
+
+def test_labels_per_class_and_evaluate(sentiment, tmp_path):
+    metrics = api.train(config(sentiment, tmp_path, strategy="tfidf", labels_per_class=5))
+    assert metrics["train"]["labelled_examples"] == 10
+    scores = api.evaluate(str(tmp_path / "run"), str(sentiment["test"]))
+    assert scores["accuracy"] == metrics["test"]["accuracy"]

@@ -1,0 +1,106 @@
+"""The command-line contract: JSON out, and for every kind of bad input one
+`error: <where>: <what>` line on stderr, exit status 2, and no run directory."""
+
+import json
+
+import pytest
+
+from conftest import sentiment_rows, write_csv
+
+
+def good_rows():
+    return sentiment_rows(6, seed=4)
+
+
+BAD_INPUTS = {
+    "missing file": (lambda d: {"train": d / "nope.csv"}, "nope.csv: file not found"),
+    "empty file": (lambda d: {"train": _write(d / "e.csv", "")}, "e.csv:1: file is empty"),
+    "header only": (lambda d: {"train": _write(d / "h.csv", "text,label\n")}, "h.csv:2: the file has a header but no data rows"),
+    "ragged row": (lambda d: {"train": _write(d / "r.csv", "text,label\nok,positive\na,b,c\n")}, "r.csv:3: row has 3 fields"),
+    "undecodable": (lambda d: {"train": _write_bytes(d / "u.csv", b"text,label\nok,positive\n\xff\xfeoops,negative\n")}, "u.csv:3: not valid UTF-8"),
+    "missing column": (lambda d: {"train": write_csv(d / "c.csv", good_rows(), header=("sentence", "label"))}, "c.csv:1: no column 'text'"),
+    "empty text": (lambda d: {"train": _write(d / "t.csv", "text,label\nfine,positive\n  ,negative\n")}, "t.csv:3: empty text"),
+    "unknown test label": (
+        lambda d: {"train": write_csv(d / "tr.csv", good_rows()), "test": write_csv(d / "te.csv", [("so so", "neutral")])},
+        "te.csv:2: label 'neutral' does not occur in the training data",
+    ),
+    "k larger than a class": (
+        lambda d: {"train": write_csv(d / "k.csv", good_rows()), "labels-per-class": 7},
+        "k.csv: class 'negative' has 6 training examples",
+    ),
+    "unknown model": (
+        lambda d: {"train": write_csv(d / "m.csv", good_rows()), "model": "nobody/no-such-model"},
+        "--model: cannot load 'nobody/no-such-model'",
+    ),
+    "unknown strategy": (lambda d: {"train": write_csv(d / "s.csv", good_rows()), "strategy": "magic"}, "--strategy: unknown strategy 'magic'"),
+    "bad flag value": (lambda d: {"train": write_csv(d / "f.csv", good_rows()), "epochs": "many"}, "'many' is not a valid integer"),
+    "bad yaml": (lambda d: {"train": write_csv(d / "y.csv", good_rows()), "config": _write(d / "c.yaml", "epochs: [1,\n")}, "c.yaml:2: not valid YAML"),
+}
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def _write_bytes(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_one_line_exit_2_and_no_run_dir(cli, tmp_path, case):
+    make, expected = BAD_INPUTS[case]
+    options = make(tmp_path)
+    args = ["train", "--strategy", options.pop("strategy", "finetune"), "--output", tmp_path / "run"]
+    for key, value in options.items():
+        args += [f"--{key}", value]
+    status, out, err = cli(*args)
+    assert status == 2, err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert expected in err
+    assert not (tmp_path / "run").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]
+
+
+def test_existing_output_is_kept_unless_overwrite(cli, sentiment, tmp_path):
+    (tmp_path / "run").mkdir()
+    args = ["train", "--strategy", "tfidf", "--train", sentiment["train"], "--output", tmp_path / "run"]
+    status, _, err = cli(*args)
+    assert status == 2 and "already exists" in err
+    status, out, _ = cli(*args, "--overwrite")
+    assert status == 0 and json.loads(out)["strategy"] == "tfidf"
+
+
+def test_train_evaluate_predict_round_trip(cli, sentiment, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    status, out, err = cli("train", "--strategy", "tfidf", "--train", sentiment["train"], "--test", sentiment["test"], "--output", run)
+    assert status == 0, err
+    summary = json.loads(out)
+    status, out, _ = cli("evaluate", run, "--data", sentiment["test"])
+    assert status == 0 and json.loads(out)["accuracy"] == summary["test"]["accuracy"]
+
+    status, out, _ = cli("predict", run, "a wonderful film", "a tedious film")
+    lines = [json.loads(l) for l in out.splitlines()]
+    assert [l["text"] for l in lines] == ["a wonderful film", "a tedious film"]
+    assert all(l["prediction"] in ("negative", "positive") and 0.5 <= l["score"] <= 1 for l in lines)
+
+    status, _, _ = cli("predict", run, "--input", sentiment["test"], "--output", tmp_path / "p.jsonl")
+    assert status == 0 and len((tmp_path / "p.jsonl").read_text().splitlines()) == 20
+
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("great\n\nawful\n"))
+    status, out, _ = cli("predict", run)
+    assert status == 0 and [json.loads(l)["text"] for l in out.splitlines()] == ["great", "awful"]
+
+
+def test_evaluate_needs_a_run_directory(cli, tmp_path, sentiment):
+    status, _, err = cli("evaluate", tmp_path, "--data", sentiment["test"])
+    assert status == 2 and "not a transferkit run directory" in err
+
+
+def test_models_list(cli):
+    status, out, _ = cli("models", "list")
+    assert status == 0 and "minilm" in out and "installed" in out

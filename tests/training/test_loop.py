@@ -1,0 +1,72 @@
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from transferkit.training.batching import PadCollator
+from transferkit.training.loop import LoopSettings, default_epochs, train_loop
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=20, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=2,
+    )
+    return BertForSequenceClassification(config)
+
+
+def items(n=64):
+    # the label is the token after [CLS]: learnable in a few steps
+    out = []
+    for i in range(n):
+        ids = [1, 4 + i % 2] + [6 + (i + j) % 10 for j in range(2 + i % 4)]
+        out.append({"input_ids": ids, "labels": i % 2})
+    return out
+
+
+def accuracy(model, data):
+    batch = PadCollator(0)([{k: v for k, v in it.items()} for it in data])
+    with torch.no_grad():
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+    return (logits.argmax(-1) == batch["labels"]).float().mean().item()
+
+
+def settings(**kw):
+    return LoopSettings(**{"epochs": 8, "lr": 3e-3, "batch_size": 8, "seed": 0, "evaluations": 8, "patience": 100, **kw})
+
+
+def test_loop_learns_and_counts_examples():
+    data = items()
+    model = tiny_model()
+    result = train_loop(model, data, PadCollator(0), settings(), score_dev=lambda m: accuracy(m, data))
+    assert result.steps == 8 * 8 and result.examples == 8 * 64
+    assert result.best_score == 1.0
+    assert accuracy(model, data) == 1.0
+    assert result.seconds > 0
+
+
+def test_best_checkpoint_is_restored_and_patience_stops_early():
+    data = items()
+    model = tiny_model()
+    snapshots = []
+
+    def score(m):  # pretend the first evaluation was the best one
+        snapshots.append({k: v.clone() for k, v in m.state_dict().items()})
+        return 1.0 if len(snapshots) == 1 else 0.5
+
+    result = train_loop(model, data, PadCollator(0), settings(patience=2), score_dev=score)
+    assert result.best_step == 8 and len(snapshots) == 3  # stopped after 2 evaluations without gain
+    assert all(torch.equal(v, snapshots[0][k]) for k, v in model.state_dict().items())
+
+
+def test_same_seed_same_weights():
+    data = items()
+    a, b = tiny_model(), tiny_model()
+    train_loop(a, data, PadCollator(0), settings(epochs=2))
+    train_loop(b, data, PadCollator(0), settings(epochs=2))
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+
+
+def test_default_epochs():
+    assert default_epochs(6920, 32) == 3
+    assert default_epochs(16, 32) == 30
+    assert default_epochs(1024, 32) == 4
