@@ -104,3 +104,8 @@ def test_evaluate_needs_a_run_directory(cli, tmp_path, sentiment):
 def test_models_list(cli):
     status, out, _ = cli("models", "list")
     assert status == 0 and "minilm" in out and "installed" in out
+
+
+def test_verbose_shows_the_traceback(cli, tmp_path):
+    with pytest.raises(Exception, match="file not found"):
+        cli("train", "--train", tmp_path / "none.csv", "--verbose")

@@ -47,6 +47,13 @@ def load_classification_data(cfg: TrainConfig) -> ClassificationData:
     return ClassificationData(train, dev, test, labels)
 
 
+def is_main_process() -> bool:
+    """Under torchrun / `accelerate launch` every process trains; only the first writes."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
 def default_output(cfg: TrainConfig) -> str:
     return str(Path("runs") / f"{cfg.task}-{cfg.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
 
@@ -60,7 +67,7 @@ def train(cfg: TrainConfig) -> dict:
     data = load_classification_data(cfg)
     model_path = resolve_model(cfg.model) if USES_PRETRAINED_MODEL[cfg.strategy] else None
 
-    with staged_run_dir(output, cfg.overwrite) as staging:
+    with staged_run_dir(output, cfg.overwrite, publish=is_main_process()) as staging:
         model_dir = staging / "model"
         model_dir.mkdir()
         stats = strategy_module(cfg.strategy).fit(cfg, data, model_path, model_dir)

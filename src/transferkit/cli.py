@@ -49,14 +49,11 @@ def _print_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="Add --verbose to any command to see the traceback of an error.")
 @click.version_option(__version__, prog_name="transferkit")
-@click.option("--verbose", is_flag=True, help="Show the traceback of errors.")
-@click.pass_context
-def app(ctx, verbose):
+def app():
     """transferkit: adapt pretrained language models to your task with few labels, and
     measure what the transfer bought."""
-    ctx.obj = {"verbose": verbose}
 
 
 @app.command()
@@ -135,9 +132,11 @@ def models_list():
 
 
 def main(argv: list[str] | None = None) -> None:
-    verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args
+    args = [a for a in args if a != "--verbose"]  # accepted anywhere on the line
     try:
-        app.main(args=argv, prog_name="transferkit", standalone_mode=False)
+        app.main(args=args, prog_name="transferkit", standalone_mode=False)
     except UserError as e:
         if verbose:
             raise

@@ -32,17 +32,18 @@ class TrainConfig:
     text_column: str = _opt("text", "Column holding the text.")
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
     label_column: str = _opt("label", "Column holding the label.")
-    epochs: int | None = _opt(None, "Training epochs (default: at least 3 and at least 100 optimiser steps, at most 30).")
-    lr: float | None = _opt(None, "Peak learning rate (default: 1e-4 finetune, 3e-4 scratch).")
+    epochs: int | None = _opt(None, "Training epochs (default: at least 4 and at least 100 optimiser steps, at most 30).")
+    lr: float | None = _opt(None, "Peak learning rate (default: 1.5e-4 finetune, 1e-4 scratch).")
     batch_size: int = _opt(32, "Training batch size.")
     max_length: int = _opt(128, "Maximum tokens per example; longer texts are truncated.")
     seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.")
     labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
     pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
+    layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).")
     warmup_ratio: float = _opt(0.06, "Fraction of optimiser steps spent warming the learning rate up.")
     weight_decay: float = _opt(0.01, "AdamW weight decay.")
     evaluations: int = _opt(10, "How many times training scores the dev set (spread evenly over the steps).")
-    patience: int = _opt(3, "Stop after this many dev evaluations without improvement.")
+    patience: int = _opt(5, "Stop after this many dev evaluations without improvement.")
     mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU).", choices=("auto", "no", "fp16", "bf16"))
     overwrite: bool = _opt(False, "Replace an existing run directory.")
 
@@ -61,6 +62,8 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
         if self.epochs is not None and self.epochs < 1:
             raise UserError("--epochs", "must be at least 1")
+        if self.layer_lr_decay is not None and not 0 < self.layer_lr_decay <= 1:
+            raise UserError("--layer-lr-decay", "must be in (0, 1]")
         if self.lr is not None and self.lr <= 0:
             raise UserError("--lr", "must be positive")
 

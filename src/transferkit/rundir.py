@@ -21,8 +21,9 @@ def check_output(output: Path, overwrite: bool) -> None:
 
 
 @contextmanager
-def staged_run_dir(output: Path, overwrite: bool):
-    """Yield a temporary folder; on success it replaces `output`, on failure it is removed."""
+def staged_run_dir(output: Path, overwrite: bool, publish: bool = True):
+    """Yield a temporary folder; on success it replaces `output`, on failure it is removed.
+    With `publish=False` (the other processes of a multi-process run) it is always removed."""
     check_output(output, overwrite)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.parent / f".{output.name}.partial-{os.getpid()}"
@@ -33,7 +34,9 @@ def staged_run_dir(output: Path, overwrite: bool):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if output.exists():
+    if not publish:
+        shutil.rmtree(staging, ignore_errors=True)
+    elif output.exists():
         retired = output.parent / f".{output.name}.old-{os.getpid()}"
         os.rename(output, retired)
         os.rename(staging, output)

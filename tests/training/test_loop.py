@@ -67,6 +67,24 @@ def test_same_seed_same_weights():
 
 
 def test_default_epochs():
-    assert default_epochs(6920, 32) == 3
+    assert default_epochs(6920, 32) == 4
     assert default_epochs(16, 32) == 30
     assert default_epochs(1024, 32) == 4
+
+
+def test_layer_wise_learning_rates_decay_from_head_to_embeddings():
+    from transferkit.training.loop import layer_depth, parameter_groups
+
+    assert layer_depth("bert.embeddings.word_embeddings.weight", 6) == 7
+    assert layer_depth("bert.encoder.layer.5.output.dense.weight", 6) == 1
+    assert layer_depth("bert.encoder.layer.0.attention.self.query.weight", 6) == 6
+    assert layer_depth("classifier.weight", 6) == 0
+    model = tiny_model()  # one layer
+    groups = parameter_groups(model, settings(lr=1.0, layer_lr_decay=0.5, weight_decay=0.1))
+    by_name = {id(p): g for g in groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert by_name[id(named["classifier.weight"])]["lr"] == 1.0
+    assert by_name[id(named["bert.encoder.layer.0.output.dense.weight"])]["lr"] == 0.5
+    assert by_name[id(named["bert.embeddings.word_embeddings.weight"])]["lr"] == 0.25
+    assert by_name[id(named["bert.encoder.layer.0.output.dense.bias"])]["weight_decay"] == 0.0
+    assert sum(len(g["params"]) for g in groups) == len(named)

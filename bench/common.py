@@ -1,0 +1,27 @@
+"""Shared by the benchmarks: where the data is, the machine, and writing results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATASETS = REPO.parent / "shared" / "datasets"
+RESULTS = REPO / "bench" / "results"
+
+
+def machine() -> str:
+    import torch
+
+    cores = os.cpu_count()
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()}, {cores} cores, torch {torch.__version__} ({device}), {torch.get_num_threads()} threads"
+
+
+def write_results(name: str, markdown: str, data: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.md").write_text(markdown)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2))
+    print(markdown)
