@@ -20,6 +20,14 @@ def machine() -> str:
     return f"{platform.machine()}, {cores} cores, torch {torch.__version__} ({device}), {torch.get_num_threads()} threads"
 
 
+def shown(path: Path) -> str:
+    """A data path as the README shows it: relative to the repo when it can be."""
+    try:
+        return os.path.relpath(path, REPO)
+    except ValueError:
+        return str(path)
+
+
 def write_results(name: str, markdown: str, data: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.md").write_text(markdown)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, write_results  # noqa: E402
+from common import DATASETS, machine, shown, write_results  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> None:
     lines = [
         "# SST-2 benchmark",
         "",
-        f"Command: `.venv/bin/python bench/sst2.py` · data: `{data}` (train 6,920 / dev 872 / test 1,821) · "
+        f"Command: `.venv/bin/python bench/sst2.py` · data: `{shown(data)}` (train 6,920 / dev 872 / test 1,821) · "
         f"model: minilm (all-MiniLM-L6-v2) · seed {args.seed} · machine: {machine()}.",
         "Train seconds: the training loop (or embedding + head fit), dev evaluation excluded; "
         "samples/s = examples processed / train seconds.",

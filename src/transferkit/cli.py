@@ -131,7 +131,17 @@ def models_list():
         click.echo(f"{row['name']:<24} {state}\n  {row['description']}")
 
 
+def quiet_libraries() -> None:
+    """transformers' load report (a new head is "MISSING", as expected) and its per-file
+    progress bars bury transferkit's own progress; keep its warnings and errors only."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> None:
+    quiet_libraries()
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in args
     args = [a for a in args if a != "--verbose"]  # accepted anywhere on the line

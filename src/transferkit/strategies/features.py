@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
+from transferkit.progress import progress_bar
 from transferkit.strategies import feature_cache
 from transferkit.strategies.linear_head import LinearHead, fit_head
 from transferkit.training.batching import PadCollator, encode_texts, sorted_batches
@@ -53,7 +52,7 @@ class Encoder:
         device = next(self._model.parameters()).device
         out = np.zeros((len(items), self._model.config.hidden_size), dtype=np.float32)
         batches = sorted_batches([len(item["input_ids"]) for item in items], self.batch_size)
-        for ids in tqdm(batches, desc=progress or "embed", unit="batch", disable=progress is None, dynamic_ncols=True):
+        for ids in progress_bar(batches, desc=progress or "embed", unit="batch", enabled=progress is not None):
             batch = {k: v.to(device) for k, v in collate([items[i] for i in ids]).items()}
             hidden = self._model(**batch).last_hidden_state.float()
             if self.pooling == "cls":

@@ -18,7 +18,8 @@ from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+
+from transferkit.progress import progress_bar
 
 
 @dataclass
@@ -120,7 +121,7 @@ def train_loop(
     result = LoopResult(seconds=0.0, examples=0, steps=0, best_score=None, best_step=None)
     best_state = None
     since_best = 0
-    bar = tqdm(total=total, desc=description, unit="step", disable=not accelerator.is_local_main_process, dynamic_ncols=True)
+    bar = progress_bar(total=total, desc=description, unit="step", enabled=accelerator.is_local_main_process)
     model.train()
     stop = False
     for _ in range(settings.epochs):
