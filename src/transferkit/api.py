@@ -49,9 +49,11 @@ def load_classification_data(cfg: TrainConfig) -> ClassificationData:
 
 def is_main_process() -> bool:
     """Under torchrun / `accelerate launch` every process trains; only the first writes."""
+    import torch
     from accelerate import PartialState
 
-    return PartialState().is_main_process
+    # cpu=True lets accelerate see a torchrun launch on a machine without a GPU (gloo)
+    return PartialState(cpu=not torch.cuda.is_available()).is_main_process
 
 
 def default_output(cfg: TrainConfig) -> str:
@@ -67,10 +69,13 @@ def train(cfg: TrainConfig) -> dict:
     data = load_classification_data(cfg)
     model_path = resolve_model(cfg.model) if USES_PRETRAINED_MODEL[cfg.strategy] else None
 
-    with staged_run_dir(output, cfg.overwrite, publish=is_main_process()) as staging:
+    publish = is_main_process()
+    with staged_run_dir(output, cfg.overwrite, publish=publish) as staging:
         model_dir = staging / "model"
         model_dir.mkdir()
         stats = strategy_module(cfg.strategy).fit(cfg, data, model_path, model_dir)
+        if not publish:  # another process of a multi-process run: the first one scores and writes
+            return {}
         write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length)
 
         predictor = load_predictor(model_dir)

@@ -65,6 +65,8 @@ def train(ctx, config_file, **values):
 
     cfg = build_config(ctx, config_file, values)
     metrics = api.train(cfg)
+    if not metrics:  # not the first process of a multi-process run: that one reports
+        return
     summary = {k: metrics[k] for k in ("task", "strategy", "model")}
     for split in ("dev", "test"):
         if metrics[split]:

@@ -20,6 +20,7 @@ def test_two_processes_under_torchrun_write_one_run(sentiment, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train"]["steps"] == 1  # 48 examples, batch 32 per process: one step each
-    assert metrics["train"]["examples"] == 64  # two processes' batches (the last one padded)
+    assert metrics["train"]["examples"] == 48  # counted over both processes
     assert len((run / "predictions" / "test.jsonl").read_text().splitlines()) == 20
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert done.stdout.count('"strategy": "finetune"') == 1  # one summary, from the first process

@@ -104,7 +104,7 @@ def train_loop(
     from transferkit.training.batching import LengthGroupedBatchSampler
 
     set_seed(settings.seed)
-    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(settings.mixed_precision))
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=resolve_mixed_precision(settings.mixed_precision))
     lengths = [len(item["input_ids"]) for item in train_items]
     sampler = LengthGroupedBatchSampler(lengths, settings.batch_size, settings.seed)
     loader = DataLoader(train_items, batch_sampler=sampler, collate_fn=collate)
@@ -135,7 +135,7 @@ def train_loop(
             optimizer.step()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
-            result.examples += batch["input_ids"].shape[0] * accelerator.num_processes
+            result.examples += batch["input_ids"].shape[0]  # this process's; summed over processes below
             result.steps += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
@@ -160,6 +160,8 @@ def train_loop(
         if stop:
             break
     bar.close()
+    if accelerator.num_processes > 1:
+        result.examples = int(accelerator.reduce(torch.tensor(result.examples, device=accelerator.device), "sum").item())
     model = accelerator.unwrap_model(model)
     if best_state is not None:
         model.load_state_dict(best_state)
