@@ -60,7 +60,7 @@ def run_demo(output: str, overwrite: bool = False) -> None:
     paths = rotten_tomatoes_splits(out / "data")
     base = TrainConfig(
         task="classify", train=str(paths["train"]), dev=str(paths["dev"]), test=str(paths["test"]),
-        model="minilm", max_length=64, evaluations=5,
+        model="minilm", max_length=64, batch_size=16, evaluations=5,
     )
     points = run_curve(base, STRATEGIES, BUDGETS, [SEED], out / "runs", overwrite)
     points += run_curve(base, CHEAP_STRATEGIES, [None], [SEED], out / "runs", overwrite)
