@@ -36,10 +36,13 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATASETS / "sst2"))
     parser.add_argument("--strategies", default="tfidf,features,finetune,scratch")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds-only", help="Only train --strategies with these comma-separated seeds; write sst2_seeds.{md,json}.")
     args = parser.parse_args()
     data = Path(args.data)
     base = TrainConfig(train=str(data / "train.csv"), dev=str(data / "dev.csv"), test=str(data / "test.csv"), seed=args.seed)
     work = Path(tempfile.mkdtemp(prefix="sst2-bench-"))
+    if args.seeds_only:
+        return seeds_table(base, args.strategies.split(","), [int(s) for s in args.seeds_only.split(",")], work, data)
     rows = []
     for strategy in args.strategies.split(","):
         started = time.perf_counter()
@@ -85,6 +88,24 @@ def main() -> None:
         k = int(r["labels_per_class"])
         lines.append(f"| {k} | {r['accuracy']:.3f} ± {r['accuracy_spread']:.3f} | {BUDGET_ANCHORS[k]} |")
     write_results("sst2", "\n".join(lines) + "\n", {"machine": machine(), "strategies": rows, "features_budgets": curve})
+
+
+def seeds_table(base: TrainConfig, strategies: list[str], seeds: list[int], work: Path, data: Path) -> None:
+    """Seed spread of full-data runs: mean ± spread of test accuracy over seeds."""
+    points = run_curve(base, strategies, [None], seeds, work)
+    lines = [
+        "# SST-2: seed spread",
+        "",
+        f"Command: `.venv/bin/python bench/sst2.py --strategies {','.join(strategies)} --seeds-only "
+        f"{','.join(map(str, seeds))}` · data: `{shown(data)}` · model: minilm, default options · machine: {machine()}.",
+        "",
+        "| strategy | seed | test accuracy | macro-F1 | train seconds |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {p.strategy} | {p.seed} | {p.accuracy:.4f} | {p.macro_f1:.4f} | {p.train_seconds:.0f} |" for p in points]
+    lines += ["", "| strategy | seeds | mean test accuracy ± spread |", "|---|---|---|"]
+    lines += [f"| {r['strategy']} | {r['seeds']} | {r['accuracy']:.4f} ± {r['accuracy_spread']:.4f} |" for r in summarise(points)]
+    write_results("sst2_seeds", "\n".join(lines) + "\n", {"machine": machine(), "runs": [p.__dict__ for p in points]})
 
 
 if __name__ == "__main__":
