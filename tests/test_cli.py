@@ -109,3 +109,11 @@ def test_models_list(cli):
 def test_verbose_shows_the_traceback(cli, tmp_path):
     with pytest.raises(Exception, match="file not found"):
         cli("train", "--train", tmp_path / "none.csv", "--verbose")
+
+
+def test_default_output_is_a_new_folder_under_runs(cli, sentiment, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = cli("train", "--strategy", "tfidf", "--train", sentiment["train"])
+    output = json.loads(out)["output"]
+    assert status == 0 and output.startswith("runs/classify-tfidf-")
+    assert (tmp_path / output / "metrics.json").exists()

@@ -64,6 +64,7 @@ def train(ctx, config_file, **values):
     from transferkit import api
 
     cfg = build_config(ctx, config_file, values)
+    cfg = dataclasses.replace(cfg, output=cfg.output or api.default_output(cfg))
     metrics = api.train(cfg)
     if not metrics:  # not the first process of a multi-process run: that one reports
         return
@@ -72,7 +73,7 @@ def train(ctx, config_file, **values):
         if metrics[split]:
             summary[split] = {k: v for k, v in metrics[split].items() if k != "per_class"}
     summary["train"] = {k: metrics["train"][k] for k in ("seconds", "examples", "samples_per_second")}
-    summary["output"] = cfg.output or "runs/"
+    summary["output"] = cfg.output
     _print_json(summary)
 
 
