@@ -16,8 +16,8 @@ from transferkit.tasks.classify import classifier_probabilities
 from transferkit.training.batching import PadCollator, encode_texts
 from transferkit.training.loop import LoopSettings, default_epochs, train_loop
 
-# Chosen on SST-2 dev (see bench/README.md): a higher peak rate for the head and top
-# layers, decaying by 0.8 per layer towards the embeddings.
+# From exploratory SST-2 runs (see bench/README.md): a higher peak rate for the head and
+# top layers, decaying by 0.8 per layer towards the embeddings.
 DEFAULT_LR = 1.5e-4
 DEFAULT_LAYER_LR_DECAY = 0.8
 
