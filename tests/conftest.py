@@ -1,4 +1,4 @@
-"""Shared fixtures: small labelled files written here (tests never read ../shared), an
+"""Common fixtures: small labelled files written here (tests never read the benchmark datasets), an
 isolated feature cache, and a way to run the CLI in-process and see its exit status."""
 
 from __future__ import annotations
