@@ -4,7 +4,6 @@ isolated feature cache, and a way to run the CLI in-process and see its exit sta
 from __future__ import annotations
 
 import csv
-import os
 import random
 from pathlib import Path
 

@@ -114,7 +114,7 @@ def _absolute_paths(cfg: TrainConfig) -> dict:
 def score_split(predictor, split: ClassificationSplit, labels: list[str], predictions_file: Path | None = None) -> dict:
     """Metrics on a labelled split; optionally one JSON line per example with
     `id`, `prediction`, `gold` and `score`."""
-    predicted, scores, _ = predictions(predictor, split.texts, split.pairs)
+    predicted, scores = predictions(predictor, split.texts, split.pairs)
     if predictions_file is not None:
         predictions_file.parent.mkdir(parents=True, exist_ok=True)
         with predictions_file.open("w") as f:
@@ -152,7 +152,7 @@ def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None
                 raise UserError(f"text {n}", "empty text")
         split = ClassificationSplit("<texts>", list(texts), None, None, [str(i) for i in range(len(texts))], [])
     predictor = load_predictor(Path(run_dir) / "model")
-    predicted, scores, _ = predictions(predictor, split.texts, split.pairs)
+    predicted, scores = predictions(predictor, split.texts, split.pairs)
     return [
         {"id": i, "text": t, "prediction": p, "score": float(s)}
         for i, t, p, s in zip(split.ids, split.texts, predicted, scores)

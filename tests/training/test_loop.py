@@ -31,7 +31,9 @@ def accuracy(model, data):
 
 
 def settings(**kw):
-    return LoopSettings(**{"epochs": 8, "lr": 3e-3, "batch_size": 8, "seed": 0, "evaluations": 8, "patience": 100, **kw})
+    defaults = {"epochs": 8, "lr": 3e-3, "batch_size": 8, "seed": 0, "evaluations": 8, "patience": 100,
+                "warmup_ratio": 0.06, "weight_decay": 0.01, "mixed_precision": "auto", "layer_lr_decay": 1.0}
+    return LoopSettings(**{**defaults, **kw})
 
 
 def test_loop_learns_and_counts_examples():

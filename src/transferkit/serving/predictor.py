@@ -45,8 +45,8 @@ def load_predictor(model_dir: Path):
     return TransformersPredictor(model_dir, labels, info["max_length"])
 
 
-def predictions(predictor, texts: list[str], pairs: list[str] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Predicted label names, their probabilities, and the full probability matrix."""
+def predictions(predictor, texts: list[str], pairs: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+    """Predicted label names and their probabilities."""
     probs = predictor.predict_proba(texts, pairs)
     best = probs.argmax(axis=1)
-    return [predictor.labels[i] for i in best], probs[np.arange(len(best)), best], probs
+    return [predictor.labels[i] for i in best], probs[np.arange(len(best)), best]

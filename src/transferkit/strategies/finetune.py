@@ -32,6 +32,17 @@ def build_model(model_path: str, labels: list[str], from_scratch: bool):
     return AutoModelForSequenceClassification.from_pretrained(model_path, dtype=torch.float32, **names)
 
 
+def dev_accuracy_scorer(tokenizer, dev, label_ids: dict[str, int], max_length: int):
+    """The loop's dev metric: accuracy of a model on the dev split, tokenized once here."""
+    items = encode_texts(tokenizer, dev.texts, dev.pairs, max_length)
+    gold = np.array([label_ids[label] for label in dev.labels])
+
+    def score(model) -> float:
+        return float((classifier_probabilities(model, items, tokenizer.pad_token_id).argmax(1) == gold).mean())
+
+    return score
+
+
 def fit(
     cfg,
     data,
@@ -51,14 +62,7 @@ def fit(
     for item, label in zip(train_items, data.train.labels):
         item["labels"] = label_ids[label]
 
-    score_dev = None
-    if data.dev is not None:
-        dev_items = encode_texts(tokenizer, data.dev.texts, data.dev.pairs, cfg.max_length)
-        dev_gold = np.array([label_ids[label] for label in data.dev.labels])
-
-        def score_dev(m) -> float:
-            return float((classifier_probabilities(m, dev_items, tokenizer.pad_token_id).argmax(1) == dev_gold).mean())
-
+    score_dev = dev_accuracy_scorer(tokenizer, data.dev, label_ids, cfg.max_length) if data.dev is not None else None
     settings = LoopSettings(
         epochs=cfg.epochs or default_epochs(len(train_items), cfg.batch_size),
         lr=cfg.lr or default_lr,

@@ -24,17 +24,19 @@ from transferkit.progress import progress_bar
 
 @dataclass
 class LoopSettings:
+    """What one training run needs; the defaults live in TrainConfig, not here."""
+
     epochs: int
     lr: float
     batch_size: int
     seed: int
-    warmup_ratio: float = 0.06
-    weight_decay: float = 0.01
-    evaluations: int = 10
-    patience: int = 3
-    mixed_precision: str = "auto"
+    warmup_ratio: float
+    weight_decay: float
+    evaluations: int
+    patience: int
+    mixed_precision: str
+    layer_lr_decay: float
     max_grad_norm: float = 1.0
-    layer_lr_decay: float = 1.0
 
 
 @dataclass
