@@ -42,6 +42,72 @@ def write_csv(path: Path, rows, header=("text", "label")) -> Path:
     return path
 
 
+PEOPLE = [["John", "Smith"], ["Mary", "Jones"], ["Angela", "Merkel"], ["Peter", "Blackburn"], ["Anna"], ["Tom", "Hanks"]]
+PLACES = [["Paris"], ["Berlin"], ["New", "York"], ["London"], ["Tokyo"], ["Rome"]]
+ORGANISATIONS = [["Google"], ["the", "United", "Nations"], ["Siemens"], ["Reuters"], ["Acme", "Corp"]]
+NER_FRAMES = [
+    "{PER} lives in {LOC} .",
+    "{PER} works for {ORG} in {LOC} .",
+    "{ORG} opened an office in {LOC} .",
+    "yesterday {PER} visited {LOC} and met {PER} .",
+]
+
+
+def ner_sentences(n: int, seed: int) -> list[tuple[list[str], list[str]]]:
+    """Short English sentences with people, places and organisations, tagged in IOB2."""
+    rng = random.Random(seed)
+    names = {"PER": PEOPLE, "LOC": PLACES, "ORG": ORGANISATIONS}
+    sentences = []
+    for _ in range(n):
+        tokens, tags = [], []
+        for part in rng.choice(NER_FRAMES).split():
+            if part.startswith("{"):
+                kind = part[1:-1]
+                entity = rng.choice(names[kind])
+                tokens += entity
+                tags += [f"B-{kind}"] + [f"I-{kind}"] * (len(entity) - 1)
+            else:
+                tokens.append(part)
+                tags.append("O")
+        sentences.append((tokens, tags))
+    return sentences
+
+
+def write_conll(path: Path, sentences, columns: str = "{token} NNP {tag}") -> Path:
+    """CoNLL columns, a blank line after each sentence."""
+    with path.open("w", encoding="utf-8") as f:
+        for tokens, tags in sentences:
+            for token, tag in zip(tokens, tags):
+                f.write(columns.format(token=token, tag=tag) + "\n")
+            f.write("\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ner_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("ner")
+    return {
+        "train": write_conll(folder / "train.txt", ner_sentences(160, seed=1)),
+        "dev": write_conll(folder / "dev.txt", ner_sentences(30, seed=2)),
+        "test": write_conll(folder / "test.txt", ner_sentences(30, seed=3)),
+    }
+
+
+@pytest.fixture(scope="session")
+def ner_run(ner_files, tmp_path_factory) -> Path:
+    """One NER finetune run on the small files, shared by the tests that read a trained run."""
+    from transferkit import api
+    from transferkit.config import TrainConfig
+
+    run = tmp_path_factory.mktemp("ner_run") / "run"
+    cfg = TrainConfig(
+        task="ner", train=str(ner_files["train"]), dev=str(ner_files["dev"]), test=str(ner_files["test"]),
+        output=str(run), epochs=6, batch_size=16, max_length=32,
+    )
+    api.train(cfg)
+    return run
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TRANSFERKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

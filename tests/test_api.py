@@ -75,3 +75,30 @@ def test_labels_per_class_and_evaluate(sentiment, tmp_path):
     assert metrics["train"]["labelled_examples"] == 10
     scores = api.evaluate(str(tmp_path / "run"), str(sentiment["test"]))
     assert scores["accuracy"] == metrics["test"]["accuracy"]
+
+
+def test_ner_run_learns_entities_and_its_model_works_in_the_transformers_pipeline(ner_run):
+    from transformers import pipeline
+
+    metrics = json.loads((ner_run / "metrics.json").read_text())
+    assert metrics["labels"] == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    assert metrics["test"]["f1"] >= 0.7 and set(metrics["test"]["per_type"]) == {"LOC", "ORG", "PER"}
+    records = [json.loads(l) for l in (ner_run / "predictions" / "test.jsonl").read_text().splitlines()]
+    assert len(records) == 30 and {"id", "tokens", "gold", "prediction"} <= set(records[0])
+    assert all(len(r["tokens"]) == len(r["gold"]) == len(r["prediction"]) for r in records)
+
+    text = "John Smith works for Siemens in New York ."
+    ours = api.predict(str(ner_run), [text])[0]["entities"]
+    tagger = pipeline("token-classification", model=str(ner_run / "model"), aggregation_strategy="simple", device="cpu")
+    theirs = tagger(text)
+    assert [(e["type"], e["start"], e["end"]) for e in ours] == [(e["entity_group"], e["start"], e["end"]) for e in theirs]
+    assert ("PER", "John Smith") in [(e["type"], e["text"]) for e in ours]
+
+
+def test_ner_evaluate_reproduces_the_test_metrics_and_config_reproduces_the_run(ner_run, ner_files, tmp_path):
+    metrics = json.loads((ner_run / "metrics.json").read_text())
+    again = api.evaluate(str(ner_run), str(ner_files["test"]))
+    assert again["f1"] == pytest.approx(metrics["test"]["f1"])
+    cfg = TrainConfig.from_yaml(str(ner_run / "config.yaml"))
+    rerun = api.train(TrainConfig(**{**cfg.__dict__, "output": str(tmp_path / "again")}))
+    assert rerun["test"] == metrics["test"]  # same seed, same CPU: the same run

@@ -117,3 +117,42 @@ def test_default_output_is_a_new_folder_under_runs(cli, sentiment, tmp_path, mon
     output = json.loads(out)["output"]
     assert status == 0 and output.startswith("runs/classify-tfidf-")
     assert (tmp_path / output / "metrics.json").exists()
+
+
+NER_BAD_INPUTS = {
+    "ragged columns": ("Angela NNP B-PER\nMerkel I-PER\n", "r.txt:2: 2 columns but line 1 has 3"),
+    "tag in no scheme": ("Angela NNP PERSON\n", "r.txt:1: tag 'PERSON' is in no known scheme"),
+    "no sentences": ("-DOCSTART- -X- O\n\n\n", "r.txt:1: no sentences"),
+    "mixed schemes": ("Angela NNP I-PER\n\nParis NNP B-LOC\n", "r.txt:1: the file mixes tag schemes"),
+    "only O tags": ("Angela NNP O\n", "r.txt: the training data tags no entities"),
+}
+
+
+@pytest.mark.parametrize("case", NER_BAD_INPUTS)
+def test_ner_bad_input_one_line_exit_2_and_no_run_dir(cli, tmp_path, case):
+    text, expected = NER_BAD_INPUTS[case]
+    status, _, err = cli("train", "--task", "ner", "--train", _write(tmp_path / "r.txt", text), "--output", tmp_path / "run")
+    assert status == 2, err
+    assert err.count("\n") == 1 and err.startswith("error: ") and expected in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_ner_invalid_sequence_under_a_named_scheme_is_an_error(cli, tmp_path):
+    train = _write(tmp_path / "t.txt", "Paris NNP B-LOC\nMerkel NNP I-PER\n")
+    status, _, err = cli("train", "--task", "ner", "--tag-scheme", "iob2", "--train", train, "--output", tmp_path / "run")
+    assert status == 2 and "t.txt:2: IOB2: 'I-PER' does not continue an entity" in err
+
+
+def test_ner_predict_prints_entities_with_character_offsets(cli, ner_run, tmp_path):
+    text = "Angela Merkel visited Paris."
+    status, out, err = cli("predict", ner_run, text)
+    assert status == 0, err
+    record = json.loads(out)
+    assert record["text"] == text
+    spans = [(e["type"], e["text"], text[e["start"] : e["end"]]) for e in record["entities"]]
+    assert spans == [("PER", "Angela Merkel", "Angela Merkel"), ("LOC", "Paris", "Paris")]
+    pretokenised = _write(tmp_path / "p.jsonl", json.dumps({"tokens": ["Tom", "Hanks", "lives", "in", "Rome"]}) + "\n")
+    status, out, err = cli("predict", ner_run, "--input", pretokenised)
+    record = json.loads(out)
+    assert status == 0 and record["text"] == "Tom Hanks lives in Rome"
+    assert [(e["type"], e["start"], e["end"]) for e in record["entities"]] == [("PER", 0, 9), ("LOC", 19, 23)]

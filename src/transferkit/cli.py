@@ -71,7 +71,7 @@ def train(ctx, config_file, **values):
     summary = {k: metrics[k] for k in ("task", "strategy", "model")}
     for split in ("dev", "test"):
         if metrics[split]:
-            summary[split] = {k: v for k, v in metrics[split].items() if k != "per_class"}
+            summary[split] = {k: v for k, v in metrics[split].items() if k not in ("per_class", "per_type")}
     summary["train"] = {k: metrics["train"][k] for k in ("seconds", "examples", "samples_per_second")}
     summary["output"] = cfg.output
     _print_json(summary)

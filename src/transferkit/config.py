@@ -12,8 +12,9 @@ import yaml
 
 from transferkit.errors import UserError
 
-TASKS = ("classify",)
-STRATEGIES = {"classify": ("features", "finetune", "scratch", "tfidf")}
+TASKS = ("classify", "ner")
+STRATEGIES = {"classify": ("features", "finetune", "scratch", "tfidf"), "ner": ("features", "finetune", "scratch")}
+TAG_SCHEMES = ("auto", "iob1", "iob2", "iobes", "io")
 
 
 def _opt(default, help: str, **extra):
@@ -23,11 +24,11 @@ def _opt(default, help: str, **extra):
 @dataclass
 class TrainConfig:
     task: str = _opt("classify", "Task: " + ", ".join(TASKS) + ".", choices=TASKS)
-    train: str | None = _opt(None, "Training data (CSV, TSV, JSONL or Parquet).")
+    train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags.")
     dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.")
     test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.")
     model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.")
-    strategy: str = _opt("finetune", "How to adapt the model: features, finetune, scratch or tfidf.")
+    strategy: str = _opt("finetune", "How to adapt the model: features, finetune, scratch, or (classify only) tfidf.")
     output: str | None = _opt(None, "Run directory to write (default: runs/<task>-<strategy>-<time>).")
     text_column: str = _opt("text", "Column holding the text.")
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
@@ -37,6 +38,9 @@ class TrainConfig:
     batch_size: int = _opt(32, "Training batch size.")
     max_length: int = _opt(128, "Maximum tokens per example; longer texts are truncated.")
     seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.")
+    tag_column: int | None = _opt(None, "ner: the column holding the tags, counting from 1 (default: the last).")
+    tag_scheme: str = _opt("auto", "ner: the files' tag scheme: auto (detect), iob1, iob2, iobes or io.", choices=TAG_SCHEMES)
+    doc_stride: int | None = _opt(None, "ner: sub-words shared by consecutive windows of a sentence longer than --max-length (default: a quarter of it).")
     labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
     pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).")
@@ -57,6 +61,10 @@ class TrainConfig:
                 "--strategy",
                 f"unknown strategy {self.strategy!r} for {self.task}; choose one of {', '.join(STRATEGIES[self.task])}",
             )
+        if self.labels_per_class and self.task != "classify":
+            raise UserError("--labels-per-class", f"applies to classify only, not {self.task}")
+        if self.doc_stride is not None and not 0 <= self.doc_stride < self.max_length // 2:
+            raise UserError("--doc-stride", "must be at least 0 and less than half of --max-length")
         for name in ("batch_size", "max_length", "evaluations", "patience"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
@@ -66,6 +74,14 @@ class TrainConfig:
             raise UserError("--layer-lr-decay", "must be in (0, 1]")
         if self.lr is not None and self.lr <= 0:
             raise UserError("--lr", "must be positive")
+
+    def inference_settings(self) -> dict:
+        """What a saved model needs besides `max_length` to predict as it was scored."""
+        if self.task == "ner":
+            from transferkit.tasks.token_tagger import default_stride
+
+            return {"stride": self.doc_stride if self.doc_stride is not None else default_stride(self.max_length)}
+        return {}
 
     def to_yaml(self, path: Path) -> None:
         path.write_text(yaml.safe_dump(dataclasses.asdict(self), sort_keys=False))

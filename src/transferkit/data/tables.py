@@ -50,7 +50,7 @@ def read_table(path: str | Path) -> Table:
         raise UserError(path, f"unknown file type {p.suffix!r}; use one of {', '.join(FORMATS)}")
     if kind == "parquet":
         return _read_parquet(path)
-    text = _decode(path, p.read_bytes())
+    text = decode_text(path, p.read_bytes())
     if not text.strip():
         raise UserError(f"{path}:1", "file is empty; it needs a header line and data rows")
     if kind == "jsonl":
@@ -58,7 +58,7 @@ def read_table(path: str | Path) -> Table:
     return _read_delimited(path, text, "\t" if kind == "tsv" else ",")
 
 
-def _decode(path: str, raw: bytes) -> str:
+def decode_text(path: str, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -1,5 +1,6 @@
-"""Load any run's `model/` directory as a predictor with one interface:
-`labels` and `predict_proba(texts, pairs) -> (n, labels) array`.
+"""Load any run's `model/` directory as its task's predictor: for classification
+`labels` and `predict_proba(texts, pairs) -> (n, labels) array`; for NER
+`tag(sentences) -> (IOB2 tags, probabilities)`.
 
 `model/transferkit.json` says which strategy wrote the directory; everything else in it is
 that strategy's own standard files.
@@ -10,15 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from transferkit.errors import UserError
 
 INFO_FILE = "transferkit.json"
 
 
-def write_info(model_dir: Path, task: str, strategy: str, labels: list[str], max_length: int) -> None:
-    info = {"task": task, "strategy": strategy, "labels": labels, "max_length": max_length}
+def write_info(model_dir: Path, task: str, strategy: str, labels: list[str], max_length: int, **extra) -> None:
+    info = {"task": task, "strategy": strategy, "labels": labels, "max_length": max_length, **extra}
     (model_dir / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False))
 
 
@@ -32,6 +31,10 @@ def read_info(run_dir: str | Path) -> dict:
 def load_predictor(model_dir: Path):
     info = json.loads((model_dir / INFO_FILE).read_text())
     strategy, labels = info["strategy"], info["labels"]
+    if info["task"] == "ner":
+        from transferkit.tasks.token_tagger import TokenTagger
+
+        return TokenTagger(model_dir, labels, info["max_length"], info["stride"])
     if strategy == "features":
         from transferkit.strategies.features import FeaturesPredictor
 
@@ -44,9 +47,3 @@ def load_predictor(model_dir: Path):
 
     return TransformersPredictor(model_dir, labels, info["max_length"])
 
-
-def predictions(predictor, texts: list[str], pairs: list[str] | None = None) -> tuple[list[str], np.ndarray]:
-    """Predicted label names and their probabilities."""
-    probs = predictor.predict_proba(texts, pairs)
-    best = probs.argmax(axis=1)
-    return [predictor.labels[i] for i in best], probs[np.arange(len(best)), best]

@@ -11,5 +11,6 @@ from importlib import import_module
 USES_PRETRAINED_MODEL = {"features": True, "finetune": True, "scratch": True, "tfidf": False}
 
 
-def strategy_module(name: str):
-    return import_module(f"transferkit.strategies.{name}")
+def strategy_module(task: str, name: str):
+    """`strategies/<name>.py` for classification, `strategies/<task>_<name>.py` for other tasks."""
+    return import_module(f"transferkit.strategies.{name}" if task == "classify" else f"transferkit.strategies.{task}_{name}")

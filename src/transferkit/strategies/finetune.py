@@ -61,8 +61,15 @@ def fit(
     train_items = encode_texts(tokenizer, data.train.texts, data.train.pairs, cfg.max_length)
     for item, label in zip(train_items, data.train.labels):
         item["labels"] = label_ids[label]
-
     score_dev = dev_accuracy_scorer(tokenizer, data.dev, label_ids, cfg.max_length) if data.dev is not None else None
+    stats = train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir, default_lr, default_layer_lr_decay)
+    stats["best_dev_accuracy"] = stats.pop("best_dev")
+    return stats
+
+
+def train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir: Path, default_lr: float, default_layer_lr_decay: float) -> dict:
+    """Run the loop with the run's settings (the strategy's defaults where the user gave
+    none), save model and tokenizer to `model_dir`, and return the training statistics."""
     settings = LoopSettings(
         epochs=cfg.epochs or default_epochs(len(train_items), cfg.batch_size),
         lr=cfg.lr or default_lr,
@@ -85,7 +92,7 @@ def fit(
         "lr": settings.lr,
         "layer_lr_decay": settings.layer_lr_decay,
         "steps": result.steps,
-        "best_dev_accuracy": result.best_score,
+        "best_dev": result.best_score,
         "best_step": result.best_step,
         "dev_history": result.history,
     }

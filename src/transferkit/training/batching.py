@@ -11,6 +11,8 @@ import random
 
 import torch
 
+IGNORE = -100  # the label torch's cross-entropy skips: padding, and sub-words after a word's first
+
 
 def encode_texts(tokenizer, texts: list[str], pairs: list[str] | None, max_length: int) -> list[dict]:
     """Tokenize all texts in one call; each item keeps only the model inputs (no padding)."""
@@ -20,7 +22,7 @@ def encode_texts(tokenizer, texts: list[str], pairs: list[str] | None, max_lengt
 
 
 class PadCollator:
-    """Pad a list of encoded items to the batch's longest; `labels` pass through."""
+    """Pad a list of encoded items to the batch's longest; per-token `labels` are padded with -100."""
 
     def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
@@ -30,7 +32,7 @@ class PadCollator:
         batch = {"attention_mask": torch.zeros(len(items), width, dtype=torch.long)}
         for key in items[0]:
             if key == "labels":
-                batch["labels"] = torch.tensor([item["labels"] for item in items])
+                batch["labels"] = _labels(items, width)
                 continue
             fill = self.pad_token_id if key == "input_ids" else 0
             batch[key] = torch.full((len(items), width), fill, dtype=torch.long)
@@ -41,6 +43,13 @@ class PadCollator:
                 if key != "labels":
                     batch[key][row, :n] = torch.tensor(values)
         return batch
+
+
+def _labels(items: list[dict], width: int) -> torch.Tensor:
+    """One label per example, or one per token padded with -100 (ignored by the loss)."""
+    if not isinstance(items[0]["labels"], list):
+        return torch.tensor([item["labels"] for item in items])
+    return torch.tensor([item["labels"] + [IGNORE] * (width - len(item["labels"])) for item in items])
 
 
 class LengthGroupedBatchSampler:

@@ -1,0 +1,72 @@
+"""How the NER fine-tuning recipe was chosen: several recipes trained on CoNLL-2003
+train and scored on **dev only** (the test split is not read). Run on a GPU to make the
+search cheap; the chosen recipe is then timed and scored on this CPU by bench/ner.py.
+
+    python bench/ner_recipe.py --data DIR_WITH_train.txt_AND_dev.txt [--model minilm] [--recipes a,b]
+
+Writes bench/results/ner_recipe.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DATASETS, machine, write_results  # noqa: E402
+
+from transferkit import api  # noqa: E402
+from transferkit.config import TrainConfig  # noqa: E402
+
+RECIPES = {
+    "default": {},
+    "plain-5ep-1e-4": {"epochs": 5, "lr": 1e-4, "layer_lr_decay": 1.0},
+    "llrd0.8-2e-4-6ep": {"epochs": 6, "lr": 2e-4},
+    "llrd0.7-3e-4-6ep": {"epochs": 6, "lr": 3e-4, "layer_lr_decay": 0.7},
+    "llrd0.8-1.5e-4-batch16": {"batch_size": 16},
+    "llrd0.8-2e-4-8ep": {"epochs": 8, "lr": 2e-4},
+    "scratch-1e-4-6ep": {"strategy": "scratch", "epochs": 6},
+    "scratch-3e-4-6ep": {"strategy": "scratch", "epochs": 6, "lr": 3e-4},
+    "scratch-5e-4-6ep": {"strategy": "scratch", "epochs": 6, "lr": 5e-4},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default=str(DATASETS / "conll2003"))
+    parser.add_argument("--model", default="minilm")
+    parser.add_argument("--recipes", default=",".join(RECIPES))
+    parser.add_argument("--mixed-precision", default="auto")
+    parser.add_argument("--name", default="ner_recipe")
+    args = parser.parse_args()
+    rows, results = [], {}
+    for name in args.recipes.split(","):
+        options = {"strategy": "finetune", **RECIPES[name]}
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = TrainConfig(
+                task="ner", train=f"{args.data}/train.txt", dev=f"{args.data}/dev.txt", model=args.model,
+                output=f"{tmp}/run", mixed_precision=args.mixed_precision, **options,
+            )
+            started = time.perf_counter()
+            metrics = api.train(cfg)
+        wall = time.perf_counter() - started
+        t = metrics["train"]
+        results[name] = {"options": options, "dev_f1": metrics["dev"]["f1"], "best_step": t["best_step"], "steps": t["steps"], "wall_seconds": wall}
+        rows.append(f"| {name} | `{options}` | {metrics['dev']['f1']:.4f} | {t['best_step']}/{t['steps']} | {wall:.0f} |")
+        print(rows[-1], flush=True)
+    markdown = "\n".join([
+        f"# NER recipe search on CoNLL-2003 dev (test not read)\n",
+        f"Command: `python bench/ner_recipe.py --recipes {args.recipes} --mixed-precision {args.mixed_precision}`; seed 0; machine: {machine()}\n",
+        "| recipe | options | dev entity F1 | best step / steps | wall s |",
+        "|---|---|---|---|---|",
+        *rows,
+    ])
+    write_results(args.name, markdown + "\n", {"machine": machine(), "recipes": results})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""`finetune` for NER: the pretrained encoder and a new per-token classifier trained
+together, on first-sub-word labels, with the dev set's entity F1 choosing the checkpoint.
+
+The directory it writes is a plain `*ForTokenClassification` one with IOB2 `id2label`,
+so `transformers.pipeline("token-classification", aggregation_strategy="simple")` reads it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from transferkit.strategies.finetune import train_and_save
+from transferkit.tasks.ner import entity_metrics
+from transferkit.tasks.token_tagger import tag_sentences
+from transferkit.training.word_windows import encode_words
+
+# Chosen on the CoNLL-2003 *dev* split (see bench/README.md).
+DEFAULT_LR = 1.5e-4
+DEFAULT_LAYER_LR_DECAY = 0.8
+
+
+def build_model(model_path: str, labels: list[str], from_scratch: bool):
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    names = {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}}
+    if from_scratch:
+        return AutoModelForTokenClassification.from_config(AutoConfig.from_pretrained(model_path, **names))
+    return AutoModelForTokenClassification.from_pretrained(model_path, dtype=torch.float32, **names)
+
+
+def dev_f1_scorer(tokenizer, dev, max_length: int, window_stride: int):
+    """The loop's dev metric: entity F1 on the dev split."""
+
+    def score(model) -> float:
+        predicted, _ = tag_sentences(model, tokenizer, dev.tokens, max_length, window_stride)
+        return entity_metrics(dev.tags, predicted)["f1"]
+
+    return score
+
+
+def fit(
+    cfg,
+    data,
+    model_path: str,
+    model_dir: Path,
+    from_scratch: bool = False,
+    default_lr: float = DEFAULT_LR,
+    default_layer_lr_decay: float = DEFAULT_LAYER_LR_DECAY,
+) -> dict:
+    from transformers import AutoTokenizer, set_seed
+
+    set_seed(cfg.seed)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = build_model(model_path, data.labels, from_scratch)
+    label_ids = {label: i for i, label in enumerate(data.labels)}
+    tag_ids = [[label_ids[t] for t in tags] for tags in data.train.tags]
+    stride = cfg.inference_settings()["stride"]
+    train_items = encode_words(tokenizer, data.train.tokens, cfg.max_length, stride, tag_ids).items
+    score_dev = dev_f1_scorer(tokenizer, data.dev, cfg.max_length, stride) if data.dev is not None else None
+    stats = train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir, default_lr, default_layer_lr_decay)
+    stats["best_dev_f1"] = stats.pop("best_dev")
+    stats["windows"] = len(train_items)
+    return stats

@@ -1,0 +1,66 @@
+"""Per-word tag probabilities from a transformers token classifier, over word windows.
+
+Every NER strategy writes a `*ForTokenClassification` directory with IOB2 `id2label`
+(features too: its linear head becomes the classifier layer), so this one predictor
+serves them all, and `transformers.pipeline("token-classification")` reads the same files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from transferkit.training.batching import PadCollator, sorted_batches
+from transferkit.training.word_windows import EncodedWords, encode_words
+
+
+def default_stride(max_length: int) -> int:
+    """Sub-words shared by consecutive windows of a long sentence when the user gave no stride."""
+    return max_length // 4
+
+
+@torch.inference_mode()
+def word_probabilities(model, encoded: EncodedWords, lengths: list[int], pad_token_id: int, batch_size: int = 64) -> list[np.ndarray]:
+    """Softmax tag probabilities for every word of every sentence (`lengths` words each)."""
+    device = next(model.parameters()).device
+    collate = PadCollator(pad_token_id)
+    out = [np.zeros((n, model.config.num_labels), dtype=np.float32) for n in lengths]
+    was_training = model.training
+    model.eval()
+    inputs = [{k: v for k, v in item.items() if k != "labels"} for item in encoded.items]
+    for batch_ids in sorted_batches([len(item["input_ids"]) for item in inputs], batch_size):
+        batch = {k: v.to(device) for k, v in collate([inputs[i] for i in batch_ids]).items()}
+        probs = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
+        for row, i in enumerate(batch_ids):
+            words = out[encoded.sentence[i]]
+            for word, position in encoded.reads[i]:
+                words[word] = probs[row, position]
+    model.train(was_training)
+    return out
+
+
+def tag_sentences(model, tokenizer, sentences: list[list[str]], max_length: int, stride: int) -> tuple[list[list[str]], list[np.ndarray]]:
+    """The most probable IOB2 tag of each word, and its probability."""
+    encoded = encode_words(tokenizer, sentences, max_length, stride)
+    probs = word_probabilities(model, encoded, [len(s) for s in sentences], tokenizer.pad_token_id)
+    names = model.config.id2label
+    tags = [[names[int(i)] for i in p.argmax(axis=1)] for p in probs]
+    return tags, [p.max(axis=1) for p in probs]
+
+
+class TokenTagger:
+    """A run's NER model directory, loaded once for tagging."""
+
+    def __init__(self, model_dir: Path, labels: list[str], max_length: int, stride: int):
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        self.labels, self.max_length, self.stride = labels, max_length, stride
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModelForTokenClassification.from_pretrained(model_dir, dtype=torch.float32).eval()
+        if torch.cuda.is_available():
+            self.model.cuda()
+
+    def tag(self, sentences: list[list[str]]) -> tuple[list[list[str]], list[np.ndarray]]:
+        return tag_sentences(self.model, self.tokenizer, sentences, self.max_length, self.stride)

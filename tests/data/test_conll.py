@@ -1,0 +1,67 @@
+"""Reading CoNLL column files and JSONL token files."""
+
+import json
+
+import pytest
+
+from transferkit.data.conll import read_token_split
+from transferkit.errors import UserError
+
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_conll_2003_layout_iob1_is_read_as_iob2(tmp_path):
+    text = "-DOCSTART- -X- -X- O\n\nEU NNP B-NP I-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP I-MISC\n\nPeter NNP B-NP I-PER\nBlackburn NNP I-NP I-PER\n"
+    split = read_token_split(write(tmp_path / "a.txt", text))
+    assert split.scheme == "iob1"
+    assert split.tokens == [["EU", "rejects", "German"], ["Peter", "Blackburn"]]
+    assert split.tags == [["B-ORG", "O", "B-MISC"], ["B-PER", "I-PER"]]
+    assert split.places == [f"{tmp_path / 'a.txt'}:3", f"{tmp_path / 'a.txt'}:7"]
+
+
+def test_tab_columns_tag_column_and_jsonl(tmp_path):
+    tsv = write(tmp_path / "b.tsv", "New York\tB-LOC\tx\nrocks\tO\tx\n")
+    split = read_token_split(tsv, tag_column=2)
+    assert split.tokens == [["New York", "rocks"]] and split.tags == [["B-LOC", "O"]]
+    jsonl = write(tmp_path / "c.jsonl", json.dumps({"id": "s1", "tokens": ["Anna", "sings"], "tags": ["S-PER", "O"]}) + "\n")
+    split = read_token_split(jsonl)
+    assert split.ids == ["s1"] and split.tags == [["B-PER", "O"]] and split.scheme == "iobes"
+
+
+def test_unlabelled_files_need_only_tokens(tmp_path):
+    split = read_token_split(write(tmp_path / "d.txt", "Angela\nMerkel\n\nParis\n"), labelled=False)
+    assert split.tokens == [["Angela", "Merkel"], ["Paris"]] and split.tags is None
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a O\nb c O\n", "x.txt:2: 3 columns but line 1 has 2"),
+        ("a PERSON\n", "x.txt:1: tag 'PERSON' is in no known scheme"),
+        ("\n\n-DOCSTART- O\n", "x.txt:1: no sentences"),
+        ("a I-PER\n\nb O\nc B-LOC\n", "x.txt:1: the file mixes tag schemes"),
+        ("a\nb\n", "x.txt:1: one column only"),
+    ],
+)
+def test_malformed_conll_files(tmp_path, text, message):
+    with pytest.raises(UserError) as error:
+        read_token_split(write(tmp_path / "x.txt", text))
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ({"tokens": ["a", "b"], "tags": ["O"]}, "2 tokens but 1 tags"),
+        ({"tokens": [], "tags": []}, "empty `tokens` list"),
+        ({"words": ["a"]}, "with a `tokens` list"),
+        ({"tokens": ["a"], "tags": [3]}, "`tags` must be a list of non-empty strings"),
+    ],
+)
+def test_malformed_jsonl_records(tmp_path, record, message):
+    with pytest.raises(UserError) as error:
+        read_token_split(write(tmp_path / "x.jsonl", json.dumps(record) + "\n"))
+    assert str(error.value).startswith(f"{tmp_path / 'x.jsonl'}:1:") and message in str(error.value)
