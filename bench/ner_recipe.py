@@ -59,7 +59,7 @@ def main() -> None:
         rows.append(f"| {name} | `{options}` | {metrics['dev']['f1']:.4f} | {t['best_step']}/{t['steps']} | {wall:.0f} |")
         print(rows[-1], flush=True)
     markdown = "\n".join([
-        f"# NER recipe search on CoNLL-2003 dev (test not read)\n",
+        "# NER recipe search on CoNLL-2003 dev (test not read)\n",
         f"Command: `python bench/ner_recipe.py --recipes {args.recipes} --mixed-precision {args.mixed_precision}`; seed 0; machine: {machine()}\n",
         "| recipe | options | dev entity F1 | best step / steps | wall s |",
         "|---|---|---|---|---|",

@@ -49,7 +49,7 @@ def corrupt(tags, rng):
 
 def test_iob1_input_scores_equal_seqeval_on_the_raw_iob1_tags(tmp_path):
     from conftest import ner_sentences
-    from transferkit.data.tag_schemes import iob2_tags, parse_spans
+    from transferkit.data.tag_schemes import parse_spans
 
     rng = random.Random(0)
     sentences = ner_sentences(60, seed=9)

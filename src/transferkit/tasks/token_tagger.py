@@ -22,21 +22,33 @@ def default_stride(max_length: int) -> int:
 
 
 @torch.inference_mode()
-def word_probabilities(model, encoded: EncodedWords, lengths: list[int], pad_token_id: int, batch_size: int = 64) -> list[np.ndarray]:
-    """Softmax tag probabilities for every word of every sentence (`lengths` words each)."""
-    device = next(model.parameters()).device
+def per_word(forward, encoded: EncodedWords, lengths: list[int], width: int, pad_token_id: int, batch_size: int = 64) -> list[np.ndarray]:
+    """`forward(batch) -> (batch, tokens, width)` read at every word's first sub-word, in
+    the window that word is read from: one `(words, width)` array per sentence."""
     collate = PadCollator(pad_token_id)
-    out = [np.zeros((n, model.config.num_labels), dtype=np.float32) for n in lengths]
-    was_training = model.training
-    model.eval()
+    out = [np.zeros((n, width), dtype=np.float32) for n in lengths]
     inputs = [{k: v for k, v in item.items() if k != "labels"} for item in encoded.items]
     for batch_ids in sorted_batches([len(item["input_ids"]) for item in inputs], batch_size):
-        batch = {k: v.to(device) for k, v in collate([inputs[i] for i in batch_ids]).items()}
-        probs = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
+        values = forward(collate([inputs[i] for i in batch_ids])).float().cpu().numpy()
         for row, i in enumerate(batch_ids):
             words = out[encoded.sentence[i]]
             for word, position in encoded.reads[i]:
-                words[word] = probs[row, position]
+                words[word] = values[row, position]
+    return out
+
+
+def on_device(model, batch: dict) -> dict:
+    device = next(model.parameters()).device
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+@torch.inference_mode()
+def word_probabilities(model, encoded: EncodedWords, lengths: list[int], pad_token_id: int) -> list[np.ndarray]:
+    """Softmax tag probabilities for every word of every sentence (`lengths` words each)."""
+    was_training = model.training
+    model.eval()
+    forward = lambda batch: torch.softmax(model(**on_device(model, batch)).logits.float(), dim=-1)  # noqa: E731
+    out = per_word(forward, encoded, lengths, model.config.num_labels, pad_token_id)
     model.train(was_training)
     return out
 

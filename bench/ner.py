@@ -1,0 +1,94 @@
+"""NER: CoNLL-2003 (the files as they are) and WikiANN English, each with finetune,
+scratch and features at default options, scored on the test split beside the anchors of
+the issue. Every run goes through `api.train`, exactly what `transferkit train --task ner
+--train T --dev D --test E --strategy S` does; "wall" is that whole call (reading,
+training, dev evaluations, scoring dev and test). Writes bench/results/ner.{md,json}
+after every run, so a partial run keeps what it measured.
+
+    .venv/bin/python bench/ner.py        # about 90 minutes on 2 CPU cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DATASETS, machine, shown, write_results  # noqa: E402
+
+from transferkit import api  # noqa: E402
+from transferkit.config import TrainConfig  # noqa: E402
+
+DATA = {
+    "conll2003": (DATASETS / "conll2003", "txt"),
+    "wikiann-en": (DATASETS / "wikiann" / "en", "tsv"),
+}
+ANCHORS = {  # test F1 (dev F1), all-MiniLM-L6-v2, plain transformers recipe, from the issue
+    ("conll2003", "finetune"): "0.856 (3 ep, lr 5e-5) / 0.872 (5 ep, lr 1e-4)",
+    ("conll2003", "scratch"): "0.613 (5 ep)",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--datasets", default=",".join(DATA))
+    parser.add_argument("--strategies", default="finetune,scratch,features")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ner-bench-"))
+    rows = []
+    for dataset in args.datasets.split(","):
+        folder, ext = DATA[dataset]
+        for strategy in args.strategies.split(","):
+            cfg = TrainConfig(
+                task="ner", strategy=strategy, seed=args.seed, output=str(work / f"{dataset}-{strategy}"),
+                **{split: str(folder / f"{split}.{ext}") for split in ("train", "dev", "test")},
+            )
+            started = time.perf_counter()
+            m = api.train(cfg)
+            rows.append({
+                "dataset": dataset,
+                "strategy": strategy,
+                "command": f"transferkit train --task ner --train {shown(folder)}/train.{ext} --dev .../dev.{ext} "
+                f"--test .../test.{ext} --strategy {strategy}",
+                "test_f1": m["test"]["f1"],
+                "test_precision": m["test"]["precision"],
+                "test_recall": m["test"]["recall"],
+                "dev_f1": m["dev"]["f1"],
+                "per_type_f1": {k: v["f1"] for k, v in m["test"]["per_type"].items()},
+                "train_seconds": m["train"]["seconds"],
+                "wall_seconds": time.perf_counter() - started,
+                "details": {k: v for k, v in m["train"].items() if k != "dev_history"},
+            })
+            report(rows, args.seed)
+
+
+def report(rows: list[dict], seed: int) -> None:
+    lines = [
+        "# NER benchmark",
+        "",
+        f"Command: `.venv/bin/python bench/ner.py` · model: minilm (all-MiniLM-L6-v2, uncased) · default options "
+        f"· seed {seed} · machine: {machine()}.",
+        "Entity-level micro F1 (exact span and type, conlleval rules). Train seconds: the training loop "
+        "(finetune/scratch) or embedding + head fit (features), dev evaluation excluded; wall: the whole `train` call.",
+        "",
+        "| data | strategy | test F1 | P / R | dev F1 | per type (test F1) | train s | wall min | anchor test F1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        per_type = ", ".join(f"{k} {v:.3f}" for k, v in r["per_type_f1"].items())
+        lines.append(
+            f"| {r['dataset']} | {r['strategy']} | **{r['test_f1']:.3f}** | {r['test_precision']:.3f} / {r['test_recall']:.3f} "
+            f"| {r['dev_f1']:.3f} | {per_type} | {r['train_seconds']:.0f} | {r['wall_seconds'] / 60:.1f} "
+            f"| {ANCHORS.get((r['dataset'], r['strategy']), '—')} |"
+        )
+    lines += ["", "Commands (one per row):", ""] + [f"- `{r['command']}`" for r in rows]
+    write_results("ner", "\n".join(lines) + "\n", {"machine": machine(), "runs": rows})
+
+
+if __name__ == "__main__":
+    main()
