@@ -29,6 +29,8 @@ RECIPES = {
     "llrd0.7-3e-4-6ep": {"epochs": 6, "lr": 3e-4, "layer_lr_decay": 0.7},
     "llrd0.8-1.5e-4-batch16": {"batch_size": 16},
     "llrd0.8-2e-4-8ep": {"epochs": 8, "lr": 2e-4},
+    "llrd0.8-2.5e-4-6ep": {"epochs": 6, "lr": 2.5e-4},
+    "llrd0.8-2e-4-6ep-batch16": {"epochs": 6, "lr": 2e-4, "batch_size": 16},
     "scratch-1e-4-6ep": {"strategy": "scratch", "epochs": 6},
     "scratch-3e-4-6ep": {"strategy": "scratch", "epochs": 6, "lr": 3e-4},
     "scratch-5e-4-6ep": {"strategy": "scratch", "epochs": 6, "lr": 5e-4},

@@ -51,13 +51,22 @@ def test_best_checkpoint_is_restored_and_patience_stops_early():
     model = tiny_model()
     snapshots = []
 
-    def score(m):  # pretend the first evaluation was the best one
+    def score(m):  # pretend the second evaluation was the best one
         snapshots.append({k: v.clone() for k, v in m.state_dict().items()})
-        return 1.0 if len(snapshots) == 1 else 0.5
+        return {1: 0.2, 2: 1.0}.get(len(snapshots), 0.5)
 
     result = train_loop(model, data, PadCollator(0), settings(patience=2), score_dev=score)
-    assert result.best_step == 8 and len(snapshots) == 3  # stopped after 2 evaluations without gain
-    assert all(torch.equal(v, snapshots[0][k]) for k, v in model.state_dict().items())
+    assert result.best_step == 16 and len(snapshots) == 4  # stopped after 2 evaluations without gain
+    assert all(torch.equal(v, snapshots[1][k]) for k, v in model.state_dict().items())
+
+
+def test_patience_waits_while_the_dev_score_has_not_moved_off_its_first_value():
+    data = items()
+    scores = iter([0.0, 0.0, 0.0, 0.0, 0.4, 0.3, 0.3, 0.3])  # a model from scratch: nothing found at first
+
+    result = train_loop(tiny_model(), data, PadCollator(0), settings(patience=2), score_dev=lambda m: next(scores))
+    assert [h["dev"] for h in result.history] == [0.0, 0.0, 0.0, 0.0, 0.4, 0.3, 0.3]
+    assert result.best_step == 40
 
 
 def test_same_seed_same_weights():
@@ -72,6 +81,7 @@ def test_default_epochs():
     assert default_epochs(6920, 32) == 4
     assert default_epochs(16, 32) == 30
     assert default_epochs(1024, 32) == 4
+    assert default_epochs(14041, 32, min_epochs=8) == 8
 
 
 def test_layer_wise_learning_rates_decay_from_head_to_embeddings():

@@ -9,12 +9,11 @@ the file's scheme (detected, or `--tag-scheme`) to IOB2; see `tag_schemes`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from transferkit.data import tag_schemes
-from transferkit.data.tables import decode_text
+from transferkit.data.tables import decode_text, read_table
 from transferkit.errors import UserError
 
 JSONL_SUFFIXES = (".jsonl", ".json")
@@ -48,11 +47,10 @@ def read_token_split(path: str, tag_column: int | None = None, tag_scheme: str =
         raise UserError(path, "file not found")
     if p.is_dir():
         raise UserError(path, "is a directory, expected a data file")
-    text = decode_text(path, p.read_bytes())
     if p.suffix.lower() in JSONL_SUFFIXES:
-        sentences = _read_jsonl(path, text, labelled)
+        sentences = _read_jsonl(path, labelled)
     else:
-        sentences = _read_columns(path, text, tag_column, labelled)
+        sentences = _read_columns(path, decode_text(path, p.read_bytes()), tag_column, labelled)
     if not sentences:
         raise UserError(f"{path}:1", "no sentences; write one token per line with a blank line between sentences")
     tokens = [s.tokens for s in sentences]
@@ -101,17 +99,11 @@ def _read_columns(path: str, text: str, tag_column: int | None, labelled: bool) 
     return sentences
 
 
-def _read_jsonl(path: str, text: str, labelled: bool) -> list[_Sentence]:
+def _read_jsonl(path: str, labelled: bool) -> list[_Sentence]:
+    table = read_table(path)
     sentences = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(where, f"invalid JSON ({e.msg}); write one JSON object per line") from None
-        if not isinstance(record, dict) or "tokens" not in record:
+    for record, where in zip(table.rows, table.places):
+        if "tokens" not in record:
             raise UserError(where, "expected a JSON object with a `tokens` list (and `tags` for labelled data)")
         tokens = _string_list(record["tokens"], where, "tokens")
         if not tokens:

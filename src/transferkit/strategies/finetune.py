@@ -7,6 +7,7 @@ The model directory it writes is a plain transformers one with `id2label`, so
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +17,34 @@ from transferkit.tasks.classify import classifier_probabilities
 from transferkit.training.batching import PadCollator, encode_texts
 from transferkit.training.loop import LoopSettings, default_epochs, train_loop
 
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A strategy's defaults for what the user leaves unset."""
+
+    lr: float
+    layer_lr_decay: float
+    min_epochs: int = 4
+
+
 # From exploratory SST-2 runs (see bench/README.md): a higher peak rate for the head and
 # top layers, decaying by 0.8 per layer towards the embeddings.
-DEFAULT_LR = 1.5e-4
-DEFAULT_LAYER_LR_DECAY = 0.8
+RECIPE = Recipe(lr=1.5e-4, layer_lr_decay=0.8)
 
 
-def build_model(model_path: str, labels: list[str], from_scratch: bool):
+def build_model(model_path: str, labels: list[str], from_scratch: bool, auto_class=None):
+    """A pretrained encoder with a new head for `labels` (by default a sequence classifier),
+    or, `from_scratch`, the same architecture with random weights. Always float32: a
+    directory saved in half precision records that dtype, and training in it would round
+    most updates away."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
+    auto_class = auto_class or AutoModelForSequenceClassification
     names = {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}}
     if from_scratch:
-        config = AutoConfig.from_pretrained(model_path, **names)
-        return AutoModelForSequenceClassification.from_config(config)
-    return AutoModelForSequenceClassification.from_pretrained(model_path, dtype=torch.float32, **names)
+        return auto_class.from_config(AutoConfig.from_pretrained(model_path, **names), dtype=torch.float32)
+    return auto_class.from_pretrained(model_path, dtype=torch.float32, **names)
 
 
 def dev_accuracy_scorer(tokenizer, dev, label_ids: dict[str, int], max_length: int):
@@ -49,8 +64,7 @@ def fit(
     model_path: str,
     model_dir: Path,
     from_scratch: bool = False,
-    default_lr: float = DEFAULT_LR,
-    default_layer_lr_decay: float = DEFAULT_LAYER_LR_DECAY,
+    recipe: Recipe = RECIPE,
 ) -> dict:
     from transformers import AutoTokenizer, set_seed
 
@@ -62,18 +76,18 @@ def fit(
     for item, label in zip(train_items, data.train.labels):
         item["labels"] = label_ids[label]
     score_dev = dev_accuracy_scorer(tokenizer, data.dev, label_ids, cfg.max_length) if data.dev is not None else None
-    stats = train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir, default_lr, default_layer_lr_decay)
+    stats = train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir, recipe)
     stats["best_dev_accuracy"] = stats.pop("best_dev")
     return stats
 
 
-def train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir: Path, default_lr: float, default_layer_lr_decay: float) -> dict:
-    """Run the loop with the run's settings (the strategy's defaults where the user gave
-    none), save model and tokenizer to `model_dir`, and return the training statistics."""
+def train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir: Path, recipe: Recipe) -> dict:
+    """Run the loop with the run's settings (the recipe's where the user gave none), save
+    model and tokenizer to `model_dir`, and return the training statistics."""
     settings = LoopSettings(
-        epochs=cfg.epochs or default_epochs(len(train_items), cfg.batch_size),
-        lr=cfg.lr or default_lr,
-        layer_lr_decay=cfg.layer_lr_decay or default_layer_lr_decay,
+        epochs=cfg.epochs or default_epochs(len(train_items), cfg.batch_size, recipe.min_epochs),
+        lr=cfg.lr or recipe.lr,
+        layer_lr_decay=cfg.layer_lr_decay or recipe.layer_lr_decay,
         batch_size=cfg.batch_size,
         seed=cfg.seed,
         warmup_ratio=cfg.warmup_ratio,

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from transferkit.strategies.finetune import train_and_save
+from transferkit.strategies import finetune
 from transferkit.tasks.ner import entity_metrics
 from transferkit.tasks.token_tagger import tag_sentences
 from transferkit.training.word_windows import encode_words
 
-# Chosen on the CoNLL-2003 *dev* split (see bench/README.md).
-DEFAULT_LR = 1.5e-4
-DEFAULT_LAYER_LR_DECAY = 0.8
+# Chosen on the CoNLL-2003 *dev* split (bench/ner_recipe.py, bench/results/ner_recipe.md):
+# dev F1 still rose at the last step of every shorter schedule.
+RECIPE = finetune.Recipe(lr=2e-4, layer_lr_decay=0.8, min_epochs=8)
 
 
 def build_model(model_path: str, labels: list[str], from_scratch: bool):
-    from transformers import AutoConfig, AutoModelForTokenClassification
+    from transformers import AutoModelForTokenClassification
 
-    names = {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}}
-    if from_scratch:
-        return AutoModelForTokenClassification.from_config(AutoConfig.from_pretrained(model_path, **names))
-    return AutoModelForTokenClassification.from_pretrained(model_path, dtype=torch.float32, **names)
+    return finetune.build_model(model_path, labels, from_scratch, AutoModelForTokenClassification)
 
 
 def dev_f1_scorer(tokenizer, dev, max_length: int, window_stride: int):
@@ -46,8 +41,7 @@ def fit(
     model_path: str,
     model_dir: Path,
     from_scratch: bool = False,
-    default_lr: float = DEFAULT_LR,
-    default_layer_lr_decay: float = DEFAULT_LAYER_LR_DECAY,
+    recipe: finetune.Recipe = RECIPE,
 ) -> dict:
     from transformers import AutoTokenizer, set_seed
 
@@ -59,7 +53,7 @@ def fit(
     stride = cfg.inference_settings()["stride"]
     train_items = encode_words(tokenizer, data.train.tokens, cfg.max_length, stride, tag_ids).items
     score_dev = dev_f1_scorer(tokenizer, data.dev, cfg.max_length, stride) if data.dev is not None else None
-    stats = train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir, default_lr, default_layer_lr_decay)
+    stats = finetune.train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir, recipe)
     stats["best_dev_f1"] = stats.pop("best_dev")
     stats["windows"] = len(train_items)
     return stats

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from transferkit.strategies import finetune
 
-DEFAULT_LR = 1e-4
+# No layer-wise decay: random lower layers have nothing worth protecting.
+RECIPE = finetune.Recipe(lr=1e-4, layer_lr_decay=1.0)
 
 
 def fit(cfg, data, model_path: str, model_dir: Path) -> dict:
-    # No layer-wise decay: random lower layers have nothing worth protecting.
-    return finetune.fit(cfg, data, model_path, model_dir, from_scratch=True, default_lr=DEFAULT_LR, default_layer_lr_decay=1.0)
+    return finetune.fit(cfg, data, model_path, model_dir, from_scratch=True, recipe=RECIPE)

@@ -49,11 +49,11 @@ class LoopResult:
     history: list[dict] = field(default_factory=list)
 
 
-def default_epochs(examples: int, batch_size: int) -> int:
-    """At least 4 epochs and at least 100 optimiser steps (few-shot sets need many
-    passes), at most 30 epochs."""
+def default_epochs(examples: int, batch_size: int, min_epochs: int = 4) -> int:
+    """At least `min_epochs` epochs and at least 100 optimiser steps (few-shot sets need
+    many passes), at most 30 epochs."""
     steps_per_epoch = math.ceil(examples / batch_size)
-    return min(30, max(4, math.ceil(100 / steps_per_epoch)))
+    return min(30, max(min_epochs, math.ceil(100 / steps_per_epoch)))
 
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
@@ -152,7 +152,10 @@ def train_loop(
                 if result.best_score is None or score > result.best_score:
                     result.best_score, result.best_step, since_best = score, result.steps, 0
                     best_state = {k: v.detach().clone() for k, v in accelerator.unwrap_model(model).state_dict().items()}
-                else:
+                elif result.best_score > result.history[0]["dev"]:
+                    # Patience runs only once the dev score has moved off its first value: a
+                    # model trained from random weights can score a flat 0 (no entity found)
+                    # for many evaluations before it starts to learn.
                     since_best += 1
                     stop = since_best >= settings.patience
                 started = time.perf_counter()
