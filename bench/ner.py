@@ -60,6 +60,7 @@ def main() -> None:
             )
             started = time.perf_counter()
             m = api.train(cfg)
+            wall = time.perf_counter() - started
             flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in options.items())
             rows = [r for r in rows if (r["dataset"], r["strategy"]) != (dataset, strategy)]
             rows.append({
@@ -71,13 +72,22 @@ def main() -> None:
                 "test_precision": m["test"]["precision"],
                 "test_recall": m["test"]["recall"],
                 "dev_f1": m["dev"]["f1"],
+                "seqeval_test_f1": seqeval_f1(Path(cfg.output)),
                 "per_type_f1": {k: v["f1"] for k, v in m["test"]["per_type"].items()},
                 "train_seconds": m["train"]["seconds"],
-                "wall_seconds": time.perf_counter() - started,
+                "wall_seconds": wall,
                 "details": {k: v for k, v in m["train"].items() if k != "dev_history"},
             })
             rows.sort(key=lambda r: (list(DATA).index(r["dataset"]), r["strategy"] != "finetune", r["strategy"]))
             report(rows)
+
+
+def seqeval_f1(run: Path) -> float:
+    """seqeval's entity F1 (default, conlleval-compatible mode) on the run's test predictions."""
+    from seqeval.metrics import f1_score
+
+    records = [json.loads(line) for line in (run / "predictions" / "test.jsonl").read_text().splitlines()]
+    return f1_score([r["gold"] for r in records], [r["prediction"] for r in records])
 
 
 def report(rows: list[dict]) -> None:
@@ -86,16 +96,18 @@ def report(rows: list[dict]) -> None:
         "",
         f"Command: `.venv/bin/python bench/ner.py` (each row's own command below) · model: minilm "
         f"(all-MiniLM-L6-v2, uncased) · machine: {machine()}.",
-        "Entity-level micro F1 (exact span and type, conlleval rules). Train seconds: the training loop "
+        "Entity-level micro F1 (exact span and type, conlleval rules); \"seqeval F1\" is seqeval's `f1_score` on "
+        "the same run's predictions/test.jsonl. Train seconds: the training loop "
         "(finetune/scratch) or embedding + head fit (features), dev evaluation excluded; wall: the whole `train` call.",
         "",
-        "| data | strategy | test F1 | P / R | dev F1 | per type (test F1) | train s | wall min | anchor test F1 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| data | strategy | test F1 | seqeval F1 | P / R | dev F1 | per type (test F1) | train s | wall min | anchor test F1 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         per_type = ", ".join(f"{k} {v:.3f}" for k, v in r["per_type_f1"].items())
         lines.append(
-            f"| {r['dataset']} | {r['strategy']} | **{r['test_f1']:.3f}** | {r['test_precision']:.3f} / {r['test_recall']:.3f} "
+            f"| {r['dataset']} | {r['strategy']} | **{r['test_f1']:.4f}** | {r['seqeval_test_f1']:.4f} "
+            f"| {r['test_precision']:.3f} / {r['test_recall']:.3f} "
             f"| {r['dev_f1']:.3f} | {per_type} | {r['train_seconds']:.0f} | {r['wall_seconds'] / 60:.1f} "
             f"| {ANCHORS.get((r['dataset'], r['strategy']), '—')} |"
         )

@@ -23,11 +23,11 @@ from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
 
 RECIPES = {
-    "default": {},
+    "llrd0.8-1.5e-4-4ep": {"epochs": 4, "lr": 1.5e-4},  # the classify recipe
     "plain-5ep-1e-4": {"epochs": 5, "lr": 1e-4, "layer_lr_decay": 1.0},
     "llrd0.8-2e-4-6ep": {"epochs": 6, "lr": 2e-4},
     "llrd0.7-3e-4-6ep": {"epochs": 6, "lr": 3e-4, "layer_lr_decay": 0.7},
-    "llrd0.8-1.5e-4-batch16": {"batch_size": 16},
+    "llrd0.8-1.5e-4-batch16": {"epochs": 4, "lr": 1.5e-4, "batch_size": 16},
     "llrd0.8-2e-4-8ep": {"epochs": 8, "lr": 2e-4},
     "llrd0.8-2.5e-4-6ep": {"epochs": 6, "lr": 2.5e-4},
     "llrd0.8-2e-4-6ep-batch16": {"epochs": 6, "lr": 2e-4, "batch_size": 16},

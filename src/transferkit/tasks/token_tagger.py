@@ -53,13 +53,10 @@ def word_probabilities(model, encoded: EncodedWords, lengths: list[int], pad_tok
     return out
 
 
-def tag_sentences(model, tokenizer, sentences: list[list[str]], max_length: int, stride: int) -> tuple[list[list[str]], list[np.ndarray]]:
+def most_probable_tags(model, probabilities: list[np.ndarray]) -> tuple[list[list[str]], list[np.ndarray]]:
     """The most probable IOB2 tag of each word, and its probability."""
-    encoded = encode_words(tokenizer, sentences, max_length, stride)
-    probs = word_probabilities(model, encoded, [len(s) for s in sentences], tokenizer.pad_token_id)
     names = model.config.id2label
-    tags = [[names[int(i)] for i in p.argmax(axis=1)] for p in probs]
-    return tags, [p.max(axis=1) for p in probs]
+    return [[names[int(i)] for i in p.argmax(axis=1)] for p in probabilities], [p.max(axis=1) for p in probabilities]
 
 
 class TokenTagger:
@@ -75,4 +72,7 @@ class TokenTagger:
             self.model.cuda()
 
     def tag(self, sentences: list[list[str]]) -> tuple[list[list[str]], list[np.ndarray]]:
-        return tag_sentences(self.model, self.tokenizer, sentences, self.max_length, self.stride)
+        """The most probable IOB2 tag of each word of each sentence, and its probability."""
+        encoded = encode_words(self.tokenizer, sentences, self.max_length, self.stride)
+        lengths = [len(sentence) for sentence in sentences]
+        return most_probable_tags(self.model, word_probabilities(self.model, encoded, lengths, self.tokenizer.pad_token_id))
