@@ -15,6 +15,7 @@ from transferkit.errors import UserError
 TASKS = ("classify", "ner")
 STRATEGIES = {"classify": ("features", "finetune", "scratch", "tfidf"), "ner": ("features", "finetune", "scratch")}
 TAG_SCHEMES = ("auto", "iob1", "iob2", "iobes", "io")
+CONTEXTS = ("document", "sentence")
 
 
 def _opt(default, help: str, **extra):
@@ -35,12 +36,19 @@ class TrainConfig:
     label_column: str = _opt("label", "Column holding the label.")
     epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner; at most 30).")
     lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch).")
-    batch_size: int = _opt(32, "Training batch size.")
+    batch_size: int | None = _opt(None, "Training batch size (default: 32; ner finetune 8).")
     max_length: int = _opt(128, "Maximum tokens per example; longer texts are truncated.")
     seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.")
     tag_column: int | None = _opt(None, "ner: the column holding the tags, counting from 1 (default: the last).")
     tag_scheme: str = _opt("auto", "ner: the files' tag scheme: auto (detect), iob1, iob2, iobes or io.", choices=TAG_SCHEMES)
     doc_stride: int | None = _opt(None, "ner: sub-words shared by consecutive windows of a sentence longer than --max-length (default: a quarter of it).")
+    context: str | None = _opt(
+        None,
+        "ner: what a word sees: document (the sentences around it, up to --max-length; -DOCSTART- lines split "
+        "documents, a file without them is one) or sentence (its own sentence only, for files of unrelated "
+        "sentences). Default: document, but sentence for scratch, which learns worse from long windows.",
+        choices=CONTEXTS,
+    )
     labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
     pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).")
@@ -66,7 +74,7 @@ class TrainConfig:
         if self.doc_stride is not None and not 0 <= self.doc_stride < self.max_length // 2:
             raise UserError("--doc-stride", "must be at least 0 and less than half of --max-length")
         for name in ("batch_size", "max_length", "evaluations", "patience"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
         if self.epochs is not None and self.epochs < 1:
             raise UserError("--epochs", "must be at least 1")
@@ -80,7 +88,9 @@ class TrainConfig:
         if self.task == "ner":
             from transferkit.tasks.token_tagger import default_stride
 
-            return {"stride": self.doc_stride if self.doc_stride is not None else default_stride(self.max_length)}
+            stride = self.doc_stride if self.doc_stride is not None else default_stride(self.max_length)
+            context = self.context or ("sentence" if self.strategy == "scratch" else "document")
+            return {"stride": stride, "context": context}
         return {}
 
     def to_yaml(self, path: Path) -> None:
