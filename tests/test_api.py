@@ -110,7 +110,8 @@ def test_ner_words_read_their_documents_neighbouring_sentences(ner_run, ner_file
     tagger.context = "sentence"
     _, ignored = tagger.tag(sentences, [0] * 6)
     assert all(np.array_equal(a, i) for a, i in zip(alone, ignored))
-    assert TrainConfig(task="ner", strategy="scratch").inference_settings()["context"] == "sentence"
+    for strategy, context in (("finetune", "document"), ("scratch", "sentence"), ("features", "sentence")):
+        assert TrainConfig(task="ner", strategy=strategy).inference_settings()["context"] == context
 
 
 def test_ner_evaluate_reproduces_the_test_metrics_and_config_reproduces_the_run(ner_run, ner_files, tmp_path):
