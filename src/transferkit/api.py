@@ -86,8 +86,11 @@ def train(cfg: TrainConfig) -> dict:
 
 
 def _absolute_paths(cfg: TrainConfig) -> dict:
-    """config.yaml stores absolute data paths so `train --config` works from anywhere."""
+    """config.yaml stores absolute data paths (and a vectors directory's) so `train
+    --config` works from anywhere."""
     paths = {name: getattr(cfg, name) for name in ("train", "dev", "test")}
+    if cfg.vectors and Path(cfg.vectors).expanduser().is_dir():
+        paths["vectors"] = str(Path(cfg.vectors).expanduser())
     return {name: str(Path(p).resolve()) if p else None for name, p in paths.items()}
 
 

@@ -37,6 +37,8 @@ def test_trained_vectors_with_tfidf_weighting(cli, sentiment, review_corpus, tmp
     assert json.loads(out)["test"]["accuracy"] >= 0.5
     info = json.loads((tmp_path / "run" / "model" / "wordvec.json").read_text())
     assert info["weighting"] == "tfidf" and info["idf"]["the"] < info["unseen_idf"]
+    assert info["vectors"] == str((tmp_path / "v").resolve())
+    assert "vectors: " + str((tmp_path / "v").resolve()) in (tmp_path / "run" / "config.yaml").read_text()
 
 
 def test_average_weights_and_skips_unknown_words(tmp_path):
