@@ -42,7 +42,7 @@ def test_train_lowers_perplexity_generates_and_loads_in_a_pipeline(cli, tiny_lla
     )
     assert status == 0, err
     test = json.loads((run / "metrics.json").read_text())["test"]
-    assert test["perplexity"] < test["perplexity_before"] / 10 and test["tokens"] > 500
+    assert test["perplexity"] < test["perplexity_before"] / 10 and test["tokens"] > 300
     assert json.loads((run / "metrics.json").read_text())["train"]["steps"] == 40
 
     status, out, err = cli("generate", run, "the film is", "--max-new-tokens", 5, "--seed", 1)
