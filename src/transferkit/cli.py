@@ -16,32 +16,39 @@ import click
 from click.core import ParameterSource
 
 from transferkit import __version__
-from transferkit.config import TrainConfig
+from transferkit.config import MaskedLMConfig, TrainConfig, Word2VecConfig
 from transferkit.errors import UserError
 
 
-def _click_type(f: dataclasses.Field):
+def _click_type(f: dataclasses.Field, cls):
     if "choices" in f.metadata:
         return click.Choice(f.metadata["choices"])
-    hint = typing.get_type_hints(TrainConfig)[f.name]
+    hint = typing.get_type_hints(cls)[f.name]
     base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     return {int: int, float: float, str: str}.get(base[0], str)
 
 
-def config_options(command):
-    """Add one `--flag` per TrainConfig field, plus `--config FILE.yaml`."""
-    for f in reversed(dataclasses.fields(TrainConfig)):
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in (bool, "bool"):
-            command = click.option(flag, f.name, is_flag=True, default=f.default, help=f.metadata["help"])(command)
-        else:
-            command = click.option(flag, f.name, type=_click_type(f), default=f.default, show_default=f.default is not None, help=f.metadata["help"])(command)
-    return click.option("--config", "config_file", type=str, default=None, help="YAML file of options (a run's config.yaml reproduces it); flags given on the command line win.")(command)
+def options_from(cls):
+    """A decorator adding one `--flag` per field of the config dataclass `cls`, plus
+    `--config FILE.yaml`."""
+
+    def decorate(command):
+        for f in reversed(dataclasses.fields(cls)):
+            flag = "--" + f.name.replace("_", "-")
+            if f.type in (bool, "bool"):
+                command = click.option(flag, f.name, is_flag=True, default=f.default, help=f.metadata["help"])(command)
+            elif f.metadata.get("multiple"):
+                command = click.option(flag, f.name, type=str, multiple=True, help=f.metadata["help"])(command)
+            else:
+                command = click.option(flag, f.name, type=_click_type(f, cls), default=f.default, show_default=f.default is not None, help=f.metadata["help"])(command)
+        return click.option("--config", "config_file", type=str, default=None, help="YAML file of options (a run's config.yaml reproduces it); flags given on the command line win.")(command)
+
+    return decorate
 
 
-def build_config(ctx: click.Context, config_file: str | None, values: dict) -> TrainConfig:
-    cfg = TrainConfig.from_yaml(config_file) if config_file else TrainConfig()
-    given = {k: v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+def build_config(ctx: click.Context, config_file: str | None, values: dict, cls=TrainConfig):
+    cfg = cls.from_yaml(config_file) if config_file else cls()
+    given = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
     return dataclasses.replace(cfg, **given)
 
 
@@ -57,7 +64,7 @@ def app():
 
 
 @app.command()
-@config_options
+@options_from(TrainConfig)
 @click.pass_context
 def train(ctx, config_file, **values):
     """Train a model on a task with a strategy and write a run directory."""
@@ -109,6 +116,24 @@ def predict(run_dir, texts, input_path, output_path):
 
 
 @app.command()
+@click.argument("run_dir")
+@click.argument("prompts", nargs=-1, required=True)
+@click.option("--max-new-tokens", default=50, show_default=True, help="Tokens to generate after each prompt.")
+@click.option("--greedy", is_flag=True, help="Always take the most probable token (no sampling).")
+@click.option("--temperature", default=0.8, show_default=True, help="Sampling temperature.")
+@click.option("--top-k", default=50, show_default=True, help="Sample among the k most probable tokens.")
+@click.option("--top-p", default=0.95, show_default=True, help="Sample among the most probable tokens whose probabilities add up to p.")
+@click.option("--seed", default=0, show_default=True, help="Random seed of the sampling.")
+def generate(run_dir, prompts, **options):
+    """Continue each prompt with a `--task lm` run's model; prints the prompt and its
+    continuation as text."""
+    from transferkit import api
+
+    for record in api.generate(run_dir, list(prompts), **options):
+        click.echo(record["prompt"] + record["generated"])
+
+
+@app.command()
 @click.option("--output", default="runs/demo", show_default=True, help="Folder for the runs, report.md and the plot.")
 @click.option("--overwrite", is_flag=True, help="Replace earlier demo runs in --output.")
 def demo(output, overwrite):
@@ -117,6 +142,55 @@ def demo(output, overwrite):
     from transferkit.experiments.demo import run_demo
 
     run_demo(output, overwrite)
+
+
+@app.group()
+def pretrain():
+    """Learn from unlabelled text: word vectors, or continued pretraining of a model."""
+
+
+def corpus_config(ctx, config_file, values: dict, more_corpus: tuple, cls):
+    """`--corpus a.txt b.txt` works as well as `--corpus a.txt --corpus b.txt`: the files
+    after the first arrive as positional arguments."""
+    cfg = build_config(ctx, config_file, values, cls)
+    return dataclasses.replace(cfg, corpus=list(cfg.corpus) + list(more_corpus))
+
+
+more_corpus_files = click.argument("more_corpus", nargs=-1, metavar="[MORE CORPUS FILES]...")
+
+
+@pretrain.command("word2vec")
+@options_from(Word2VecConfig)
+@more_corpus_files
+@click.pass_context
+def pretrain_word2vec(ctx, config_file, more_corpus, **values):
+    """Train word2vec vectors (CBOW or skip-gram, with gensim) on a corpus streamed from
+    files; writes gensim KeyedVectors and the word2vec text format."""
+    from transferkit import api
+
+    _print_json(api.pretrain_word2vec(corpus_config(ctx, config_file, values, more_corpus, Word2VecConfig)))
+
+
+@pretrain.command("mlm")
+@options_from(MaskedLMConfig)
+@more_corpus_files
+@click.pass_context
+def pretrain_mlm(ctx, config_file, more_corpus, **values):
+    """Continue masked-LM pretraining of an encoder on in-domain text; writes an encoder
+    directory for `train --model DIR` and the held-out masked-LM loss before and after."""
+    from transferkit import api
+
+    _print_json(api.pretrain_masked_lm(corpus_config(ctx, config_file, values, more_corpus, MaskedLMConfig)))
+
+
+@app.command("evaluate-vectors")
+@click.argument("vectors")
+def evaluate_vectors(vectors):
+    """Score word vectors (a `pretrain word2vec` directory or glove-50d) on word analogies,
+    WordSim-353 and SimLex-999; prints JSON."""
+    from transferkit import api
+
+    _print_json(api.evaluate_vectors(vectors))
 
 
 @app.group()

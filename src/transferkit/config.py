@@ -11,19 +11,48 @@ from pathlib import Path
 import yaml
 
 from transferkit.errors import UserError
+from transferkit.pretraining.corpus import DEFAULT_TOKEN_PATTERN
 
-TASKS = ("classify", "ner")
-STRATEGIES = {"classify": ("features", "finetune", "scratch", "tfidf"), "ner": ("features", "finetune", "scratch")}
+TASKS = ("classify", "ner", "lm")
+STRATEGIES = {"classify": ("features", "finetune", "scratch", "tfidf", "wordvec"), "ner": ("features", "finetune", "scratch"), "lm": ("finetune", "scratch")}
 TAG_SCHEMES = ("auto", "iob1", "iob2", "iobes", "io")
 CONTEXTS = ("document", "sentence")
 
 
 def _opt(default, help: str, **extra):
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, "multiple": True, **extra})
     return field(default=default, metadata={"help": help, **extra})
 
 
+class YamlConfig:
+    """YAML in and out for a command's config dataclass: `config.yaml` in an output
+    directory is the dataclass written out, and `--config` reads it back."""
+
+    def to_yaml(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(dataclasses.asdict(self), sort_keys=False))
+
+    @classmethod
+    def from_yaml(cls, path: str):
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise UserError(path, "config file not found") from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else path
+            raise UserError(where, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
+        if not isinstance(data, dict):
+            raise UserError(path, "expected a mapping of option names to values")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(path, f"unknown option(s) {', '.join(unknown)}")
+        return cls(**data)
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(YamlConfig):
     task: str = _opt("classify", "Task: " + ", ".join(TASKS) + ".", choices=TASKS)
     train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags.")
     dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.")
@@ -34,6 +63,7 @@ class TrainConfig:
     text_column: str = _opt("text", "Column holding the text.")
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
     label_column: str = _opt("label", "Column holding the label.")
+    max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs).")
     epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner; at most 30).")
     lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch).")
     batch_size: int | None = _opt(None, "Training batch size (default: 32; ner finetune 8).")
@@ -51,6 +81,8 @@ class TrainConfig:
     )
     labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
     pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
+    vectors: str | None = _opt(None, "wordvec: word vectors, a `pretrain word2vec` output directory or glove-50d.")
+    weighting: str = _opt("mean", "wordvec: how word vectors become one text vector: mean, or tfidf (weighted by the words' TF-IDF).", choices=("mean", "tfidf"))
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).")
     warmup_ratio: float = _opt(0.06, "Fraction of optimiser steps spent warming the learning rate up.")
     weight_decay: float = _opt(0.01, "AdamW weight decay.")
@@ -69,6 +101,8 @@ class TrainConfig:
                 "--strategy",
                 f"unknown strategy {self.strategy!r} for {self.task}; choose one of {', '.join(STRATEGIES[self.task])}",
             )
+        if self.strategy == "wordvec" and not self.vectors:
+            raise UserError("--vectors", "missing; --strategy wordvec needs word vectors: a `pretrain word2vec` output directory or glove-50d")
         if self.labels_per_class and self.task != "classify":
             raise UserError("--labels-per-class", f"applies to classify only, not {self.task}")
         if self.doc_stride is not None and not 0 <= self.doc_stride < self.max_length // 2:
@@ -76,6 +110,8 @@ class TrainConfig:
         for name in ("batch_size", "max_length", "evaluations", "patience"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UserError("--max-steps", "must be at least 1")
         if self.epochs is not None and self.epochs < 1:
             raise UserError("--epochs", "must be at least 1")
         if self.layer_lr_decay is not None and not 0 < self.layer_lr_decay <= 1:
@@ -91,25 +127,76 @@ class TrainConfig:
             stride = self.doc_stride if self.doc_stride is not None else default_stride(self.max_length)
             context = self.context or ("document" if self.strategy == "finetune" else "sentence")
             return {"stride": stride, "context": context}
+        if self.task == "lm":  # perplexity_before is measured on the model the run started from
+            from transferkit.models.zoo import resolve_model
+
+            return {"base_model": resolve_model(self.model)}
         return {}
 
-    def to_yaml(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(dataclasses.asdict(self), sort_keys=False))
 
-    @classmethod
-    def from_yaml(cls, path: str) -> "TrainConfig":
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise UserError(path, "config file not found") from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else path
-            raise UserError(where, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
-        if not isinstance(data, dict):
-            raise UserError(path, "expected a mapping of option names to values")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise UserError(path, f"unknown option(s) {', '.join(unknown)}")
-        return cls(**data)
+ALGORITHMS = ("cbow", "skipgram")
+
+
+@dataclass
+class Word2VecConfig(YamlConfig):
+    """`pretrain word2vec`: gensim's parameters under their own meaning, defaults as gensim's
+    except the seed (0, as everywhere in transferkit)."""
+
+    corpus: list[str] = _opt([], "Corpus file; repeat for several. Plain text (one document per line), or CSV/TSV/JSONL/Parquet with --text-column.")
+    text_column: str = _opt("text", "Column holding the text in CSV/TSV/JSONL/Parquet corpus files.")
+    output: str | None = _opt(None, "Directory to write (vectors.kv, vectors.txt, config.yaml, metrics.json).")
+    algorithm: str = _opt("cbow", "cbow (predict a word from its context) or skipgram (the context from the word).", choices=ALGORITHMS)
+    dimension: int = _opt(100, "Vector size.")
+    window: int = _opt(5, "Largest distance between a word and a context word.")
+    min_count: int = _opt(5, "Ignore words seen fewer times than this.")
+    negative: int = _opt(5, "Negative samples per positive one.")
+    epochs: int = _opt(5, "Passes over the corpus.")
+    workers: int = _opt(2, "Training threads; 1 makes a run repeat exactly with the same seed.")
+    seed: int = _opt(0, "Random seed of the initial vectors and the sampling.")
+    keep_case: bool = _opt(False, "Keep upper case (by default text is lower-cased).")
+    token_pattern: str = _opt(DEFAULT_TOKEN_PATTERN, "Regular expression of a word; every match is one token (after HTML tags are dropped).")
+    overwrite: bool = _opt(False, "Replace an existing output directory.")
+
+    def validate(self) -> None:
+        if not self.output:
+            raise UserError("--output", "missing; give the directory to write the vectors to")
+        for name in ("dimension", "window", "min_count", "negative", "epochs", "workers"):
+            if getattr(self, name) < (0 if name == "negative" else 1):
+                raise UserError(f"--{name.replace('_', '-')}", f"must be at least {0 if name == 'negative' else 1}")
+
+
+@dataclass
+class MaskedLMConfig(YamlConfig):
+    """`pretrain mlm`: continued masked-LM pretraining of an encoder on in-domain text."""
+
+    model: str = _opt("minilm", "Encoder to continue: offline name, local transformers directory, or hub id.")
+    corpus: list[str] = _opt([], "Corpus file; repeat for several. Plain text (one document per line), or CSV/TSV/JSONL/Parquet with --text-column.")
+    text_column: str = _opt("text", "Column holding the text in CSV/TSV/JSONL/Parquet corpus files.")
+    eval_corpus: str | None = _opt(None, "Held-out text for the masked-LM loss before and after (default: --eval-fraction of the corpus documents).")
+    eval_fraction: float = _opt(0.05, "Fraction of the corpus documents held out when there is no --eval-corpus (at most 2,000 documents).")
+    output: str | None = _opt(None, "Directory to write: a transformers encoder directory (with its masked-LM head) that `train --model DIR` accepts.")
+    max_length: int = _opt(128, "Tokens per training sequence; longer documents are cut into several sequences.")
+    batch_size: int = _opt(32, "Sequences per optimiser step.")
+    lr: float = _opt(1e-4, "Peak learning rate (warm-up, then linear decay).")
+    epochs: int = _opt(1, "Passes over the corpus (unless --max-steps is given).")
+    max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs).")
+    mlm_probability: float = _opt(0.15, "Fraction of tokens (of words, with --whole-word-mask) to mask.")
+    whole_word_mask: bool = _opt(False, "Mask all sub-words of a chosen word together.")
+    warmup_ratio: float = _opt(0.06, "Fraction of optimiser steps spent warming the learning rate up.")
+    weight_decay: float = _opt(0.01, "AdamW weight decay.")
+    seed: int = _opt(0, "Random seed (masking, order, new head weights).")
+    mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU).", choices=("auto", "no", "fp16", "bf16"))
+    overwrite: bool = _opt(False, "Replace an existing output directory.")
+
+    def validate(self) -> None:
+        if not self.output:
+            raise UserError("--output", "missing; give the directory to write the model to")
+        for name in ("max_length", "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise UserError("--max-steps", "must be at least 1")
+        if not 0 < self.mlm_probability < 1:
+            raise UserError("--mlm-probability", "must be between 0 and 1")
+        if not 0 < self.eval_fraction < 1:
+            raise UserError("--eval-fraction", "must be between 0 and 1")

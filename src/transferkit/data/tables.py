@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from transferkit.errors import UserError
 
@@ -95,9 +96,9 @@ def _read_delimited(path: str, text: str, delimiter: str) -> Table:
     return Table(path, columns, rows, places, f"{path}:1")
 
 
-def _read_jsonl(path: str, text: str) -> Table:
-    rows, places, columns = [], [], {}
-    for number, line in enumerate(text.splitlines(), start=1):
+def jsonl_records(path: str, numbered_lines: Iterable[tuple[int, str]]) -> Iterator[tuple[dict, str]]:
+    """(object, `file:line`) for each non-blank line of a JSON-lines file."""
+    for number, line in numbered_lines:
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -107,6 +108,12 @@ def _read_jsonl(path: str, text: str) -> Table:
             raise UserError(where, f"invalid JSON ({e.msg}); write one JSON object per line") from None
         if not isinstance(record, dict):
             raise UserError(where, "expected a JSON object per line")
+        yield record, where
+
+
+def _read_jsonl(path: str, text: str) -> Table:
+    rows, places, columns = [], [], {}
+    for record, where in jsonl_records(path, enumerate(text.splitlines(), start=1)):
         columns.update(dict.fromkeys(record))
         rows.append(record)
         places.append(where)

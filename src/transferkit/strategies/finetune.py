@@ -97,6 +97,7 @@ def train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir: Pat
         evaluations=cfg.evaluations,
         patience=cfg.patience,
         mixed_precision=cfg.mixed_precision,
+        max_steps=cfg.max_steps,
     )
     result = train_loop(model, train_items, PadCollator(tokenizer.pad_token_id), settings, score_dev, cfg.strategy)
     model.save_pretrained(model_dir)

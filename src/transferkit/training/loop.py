@@ -37,6 +37,7 @@ class LoopSettings:
     mixed_precision: str
     layer_lr_decay: float
     max_grad_norm: float = 1.0
+    max_steps: int | None = None  # exactly this many optimiser steps, overriding `epochs`
 
 
 @dataclass
@@ -113,7 +114,9 @@ def train_loop(
 
     optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    total = settings.epochs * len(loader)
+    epochs, total = settings.epochs, settings.epochs * len(loader)
+    if settings.max_steps:  # exactly this many steps, over as many passes as that takes
+        epochs, total = math.ceil(settings.max_steps / len(loader)), settings.max_steps
     warmup = int(settings.warmup_ratio * total)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
@@ -126,7 +129,7 @@ def train_loop(
     bar = progress_bar(total=total, desc=description, unit="step", enabled=accelerator.is_local_main_process)
     model.train()
     stop = False
-    for _ in range(settings.epochs):
+    for _ in range(epochs):
         started = time.perf_counter()  # the clock covers batching too, not only the steps
         for batch in loader:
             with accelerator.autocast():
@@ -161,6 +164,9 @@ def train_loop(
                 started = time.perf_counter()
                 if stop:
                     break
+            if result.steps == total:
+                stop = True
+                break
         result.seconds += time.perf_counter() - started
         if stop:
             break

@@ -1,0 +1,1 @@
+"""Learning from unlabelled text: word2vec, domain-adaptive masked-LM and causal-LM pretraining."""

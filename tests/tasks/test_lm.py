@@ -1,0 +1,57 @@
+"""`--task lm`: a causal LM trained on a corpus lowers held-out perplexity, the run
+generates text, and its model directory loads in transformers' text-generation pipeline.
+A tiny Llama with SmolLM2's tokenizer stands in for SmolLM2 to keep the test fast."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, pipeline
+
+from transferkit.tasks.lm import blocks
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(smollm2_cache, tmp_path_factory):
+    source = smollm2_cache / "models" / "smollm2-135m"
+    config = AutoConfig.from_pretrained(source)
+    config.update({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8})
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(source).save_pretrained(folder)
+    return folder
+
+
+def test_blocks_join_texts_with_end_of_text_and_cut_evenly(tiny_llama):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    items = blocks(tokenizer, ["a good film", "a bad one"], 4)
+    ids = [i for item in items for i in item["input_ids"]]
+    assert ids.count(tokenizer.eos_token_id) == 2 and ids[-1] == tokenizer.eos_token_id
+    assert all(len(item["input_ids"]) == 4 for item in items[:-1]) and items[0]["labels"] == items[0]["input_ids"]
+
+
+def test_train_lowers_perplexity_generates_and_loads_in_a_pipeline(cli, tiny_llama, review_corpus, tmp_path):
+    lines = review_corpus.read_text().splitlines()
+    (tmp_path / "train.txt").write_text("\n".join(lines[:250]) + "\n")
+    (tmp_path / "test.txt").write_text("\n".join(lines[250:]) + "\n")
+    run = tmp_path / "run"
+    status, out, err = cli(
+        "train", "--task", "lm", "--model", tiny_llama, "--train", tmp_path / "train.txt", "--test", tmp_path / "test.txt",
+        "--max-length", 32, "--batch-size", 8, "--max-steps", 40, "--lr", 3e-3, "--output", run,
+    )
+    assert status == 0, err
+    test = json.loads((run / "metrics.json").read_text())["test"]
+    assert test["perplexity"] < test["perplexity_before"] / 10 and test["tokens"] > 300
+    assert json.loads((run / "metrics.json").read_text())["train"]["steps"] == 40
+
+    status, out, err = cli("generate", run, "the film is", "--max-new-tokens", 5, "--seed", 1)
+    assert status == 0 and out.startswith("the film is") and len(out.strip()) > len("the film is"), err
+    generator = pipeline("text-generation", model=str(run / "model"))
+    assert generator("the film is", max_new_tokens=3, do_sample=False)[0]["generated_text"].startswith("the film is")
+
+
+def test_generate_needs_an_lm_run(cli, sentiment, tmp_path):
+    cli("train", "--strategy", "tfidf", "--train", sentiment["train"], "--output", tmp_path / "c")
+    status, _, err = cli("generate", tmp_path / "c", "hello")
+    assert status == 2 and "cannot generate text" in err
