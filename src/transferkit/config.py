@@ -12,9 +12,17 @@ import yaml
 
 from transferkit.errors import UserError
 
-TASKS = ("classify", "ner")
-STRATEGIES = {"classify": ("features", "finetune", "scratch", "tfidf"), "ner": ("features", "finetune", "scratch")}
+TASKS = ("classify", "ner", "qa")
+STRATEGIES = {
+    "classify": ("features", "finetune", "scratch", "tfidf"),
+    "ner": ("features", "finetune", "scratch"),
+    "qa": ("finetune", "scratch"),
+}
 TAG_SCHEMES = ("auto", "iob1", "iob2", "iobes", "io")
+QA_LANGUAGES = ("auto", "en", "es", "de", "vi", "ar", "hi", "zh")
+# Options whose default depends on the task, filled in by `with_task_defaults`. QA windows
+# hold a question and a passage, so they are longer (the SQuAD reference settings).
+TASK_DEFAULTS = {"classify": {"max_length": 128}, "ner": {"max_length": 128}, "qa": {"max_length": 384, "doc_stride": 128}}
 
 
 def _opt(default, help: str, **extra):
@@ -24,7 +32,7 @@ def _opt(default, help: str, **extra):
 @dataclass
 class TrainConfig:
     task: str = _opt("classify", "Task: " + ", ".join(TASKS) + ".", choices=TASKS)
-    train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags.")
+    train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags; qa SQuAD JSON, or JSONL/CSV with question, context, answers.")
     dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.")
     test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.")
     model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.")
@@ -36,11 +44,13 @@ class TrainConfig:
     epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner; at most 30).")
     lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch).")
     batch_size: int = _opt(32, "Training batch size.")
-    max_length: int = _opt(128, "Maximum tokens per example; longer texts are truncated.")
+    max_length: int | None = _opt(None, "Maximum tokens per example (default: 128; qa 384); longer texts are truncated (ner, qa: cut into windows).")
     seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.")
     tag_column: int | None = _opt(None, "ner: the column holding the tags, counting from 1 (default: the last).")
     tag_scheme: str = _opt("auto", "ner: the files' tag scheme: auto (detect), iob1, iob2, iobes or io.", choices=TAG_SCHEMES)
-    doc_stride: int | None = _opt(None, "ner: sub-words shared by consecutive windows of a sentence longer than --max-length (default: a quarter of it).")
+    doc_stride: int | None = _opt(None, "ner, qa: sub-words shared by consecutive windows of a sentence (context) longer than --max-length (default: ner a quarter of it; qa 128).")
+    max_answer_length: int = _opt(30, "qa: the longest answer to predict, in sub-word tokens.")
+    language: str = _opt("auto", "qa: language of the answers, for scoring (zh: per character, as MLQA); auto detects it from the contexts.", choices=QA_LANGUAGES)
     labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
     pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).")
@@ -51,7 +61,13 @@ class TrainConfig:
     mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU).", choices=("auto", "no", "fp16", "bf16"))
     overwrite: bool = _opt(False, "Replace an existing run directory.")
 
+    def with_task_defaults(self) -> "TrainConfig":
+        """This configuration with the task's defaults in the options left unset."""
+        unset = {k: v for k, v in TASK_DEFAULTS.get(self.task, {}).items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **unset)
+
     def validate(self) -> None:
+        """Check a configuration that `with_task_defaults` has completed."""
         if not self.train:
             raise UserError("--train", "missing; give the training data file")
         if self.task not in TASKS:
@@ -65,7 +81,7 @@ class TrainConfig:
             raise UserError("--labels-per-class", f"applies to classify only, not {self.task}")
         if self.doc_stride is not None and not 0 <= self.doc_stride < self.max_length // 2:
             raise UserError("--doc-stride", "must be at least 0 and less than half of --max-length")
-        for name in ("batch_size", "max_length", "evaluations", "patience"):
+        for name in ("batch_size", "max_length", "evaluations", "patience", "max_answer_length"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
         if self.epochs is not None and self.epochs < 1:
@@ -81,6 +97,8 @@ class TrainConfig:
             from transferkit.tasks.token_tagger import default_stride
 
             return {"stride": self.doc_stride if self.doc_stride is not None else default_stride(self.max_length)}
+        if self.task == "qa":
+            return {"stride": self.doc_stride, "max_answer_length": self.max_answer_length}
         return {}
 
     def to_yaml(self, path: Path) -> None:
