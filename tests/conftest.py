@@ -184,7 +184,7 @@ def qa_records(n: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     records = []
     for k in range(n):
-        context, facts = qa_context(rng, facts=rng.randint(1, 3), fillers=rng.randint(0, 3))
+        context, facts = qa_context(rng, facts=rng.randint(2, 3), fillers=rng.randint(0, 3))
         attribute = rng.choice(sorted(facts))
         name, value = facts[attribute]
         start = context.index(f"The {attribute} of {name} is ") + len(f"The {attribute} of {name} is ")
@@ -232,7 +232,7 @@ def qa_run(qa_files, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("qa_run") / "run"
     cfg = TrainConfig(
         task="qa", train=str(qa_files["train"]), dev=str(qa_files["dev"]), test=str(qa_files["test"]),
-        output=str(run), epochs=4, batch_size=16, max_length=QA_MAX_LENGTH, doc_stride=QA_STRIDE, evaluations=4,
+        output=str(run), epochs=6, lr=3e-4, batch_size=16, max_length=QA_MAX_LENGTH, doc_stride=QA_STRIDE, evaluations=4,
     )
     api.train(cfg)
     return run

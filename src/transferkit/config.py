@@ -20,9 +20,14 @@ STRATEGIES = {
 }
 TAG_SCHEMES = ("auto", "iob1", "iob2", "iobes", "io")
 QA_LANGUAGES = ("auto", "en", "es", "de", "vi", "ar", "hi", "zh")
-# Options whose default depends on the task, filled in by `with_task_defaults`. QA windows
-# hold a question and a passage, so they are longer (the SQuAD reference settings).
-TASK_DEFAULTS = {"classify": {"max_length": 128}, "ner": {"max_length": 128}, "qa": {"max_length": 384, "doc_stride": 128}}
+# Options whose default depends on the task, filled in in this order by `with_task_defaults`
+# (a value, or a function of the configuration filled so far). QA windows hold a question
+# and a passage, so they are longer: 384 tokens overlapping by 128, the SQuAD reference settings.
+TASK_DEFAULTS = {
+    "classify": {"max_length": 128, "warmup_ratio": 0.06},
+    "ner": {"max_length": 128, "warmup_ratio": 0.06},
+    "qa": {"max_length": 384, "doc_stride": lambda cfg: min(128, cfg.max_length // 3), "warmup_ratio": 0.1},
+}
 
 
 def _opt(default, help: str, **extra):
@@ -41,20 +46,20 @@ class TrainConfig:
     text_column: str = _opt("text", "Column holding the text.")
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
     label_column: str = _opt("label", "Column holding the label.")
-    epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner; at most 30).")
-    lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch).")
+    epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner, 10 for qa; at most 30).")
+    lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch; qa 3e-4 finetune, 5e-4 scratch).")
     batch_size: int = _opt(32, "Training batch size.")
     max_length: int | None = _opt(None, "Maximum tokens per example (default: 128; qa 384); longer texts are truncated (ner, qa: cut into windows).")
     seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.")
     tag_column: int | None = _opt(None, "ner: the column holding the tags, counting from 1 (default: the last).")
     tag_scheme: str = _opt("auto", "ner: the files' tag scheme: auto (detect), iob1, iob2, iobes or io.", choices=TAG_SCHEMES)
-    doc_stride: int | None = _opt(None, "ner, qa: sub-words shared by consecutive windows of a sentence (context) longer than --max-length (default: ner a quarter of it; qa 128).")
+    doc_stride: int | None = _opt(None, "ner, qa: sub-words shared by consecutive windows of a sentence (context) longer than --max-length (default: ner a quarter of it; qa a third, at most 128).")
     max_answer_length: int = _opt(30, "qa: the longest answer to predict, in sub-word tokens.")
     language: str = _opt("auto", "qa: language of the answers, for scoring (zh: per character, as MLQA); auto detects it from the contexts.", choices=QA_LANGUAGES)
     labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
     pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).")
-    warmup_ratio: float = _opt(0.06, "Fraction of optimiser steps spent warming the learning rate up.")
+    warmup_ratio: float | None = _opt(None, "Fraction of optimiser steps spent warming the learning rate up (default: 0.06; qa 0.1).")
     weight_decay: float = _opt(0.01, "AdamW weight decay.")
     evaluations: int = _opt(10, "How many times training scores the dev set (spread evenly over the steps).")
     patience: int = _opt(5, "Stop after this many dev evaluations without improvement (counted once the dev score has first improved).")
@@ -63,8 +68,11 @@ class TrainConfig:
 
     def with_task_defaults(self) -> "TrainConfig":
         """This configuration with the task's defaults in the options left unset."""
-        unset = {k: v for k, v in TASK_DEFAULTS.get(self.task, {}).items() if getattr(self, k) is None}
-        return dataclasses.replace(self, **unset)
+        cfg = self
+        for name, default in TASK_DEFAULTS.get(self.task, {}).items():
+            if getattr(cfg, name) is None:
+                cfg = dataclasses.replace(cfg, **{name: default(cfg) if callable(default) else default})
+        return cfg
 
     def validate(self) -> None:
         """Check a configuration that `with_task_defaults` has completed."""

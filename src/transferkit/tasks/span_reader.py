@@ -40,9 +40,10 @@ class Reading:
     score: float  # probability among the n-best candidates
     span_logit: float  # start + end logit of the best span (-inf when no span fits)
     null_logit: float  # the lowest [CLS] start + end logit over the windows
+    null_score: float = 0.0  # v2: the probability of "no answer" among the same candidates
 
     def no_answer(self) -> "Reading":
-        return Reading("", None, None, self.score, self.span_logit, self.null_logit)
+        return Reading("", None, None, self.null_score, self.span_logit, self.null_logit, self.null_score)
 
 
 @torch.inference_mode()
@@ -79,14 +80,13 @@ def decode(windows: QAWindows, logits: list[np.ndarray], contexts: list[str], ma
     readings = []
     for i, found in enumerate(candidates):
         found = sorted(found, reverse=True)[:N_BEST]
-        logit_pool = [c[0] for c in found] + ([null[i]] if v2 else [])
         if not found:
-            readings.append(Reading("", None, None, 1.0 if v2 else 0.0, float("-inf"), null[i]))
+            readings.append(Reading("", None, None, float(v2), float("-inf"), null[i], float(v2)))
             continue
         logit, start, end = found[0]
-        pool = np.array(logit_pool)
-        probability = float(np.exp(logit - pool.max()) / np.exp(pool - pool.max()).sum())
-        readings.append(Reading(contexts[i][start:end], start, end, probability, logit, null[i]))
+        pool = np.array([c[0] for c in found] + ([null[i]] if v2 else []))
+        weights = np.exp(pool - pool.max()) / np.exp(pool - pool.max()).sum()
+        readings.append(Reading(contexts[i][start:end], start, end, float(weights[0]), logit, null[i], float(weights[-1]) if v2 else 0.0))
     return readings
 
 
