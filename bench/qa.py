@@ -8,7 +8,7 @@ Done-when command: the recipe was chosen beforehand on a dev split carved from
 en.train.json (bench/qa_recipe.py), and training runs its whole schedule. Results are
 merged into bench/results/qa.{md,json} after every run, so parts can run separately.
 
-    .venv/bin/python bench/qa.py [--strategies finetune,scratch]
+    .venv/bin/python bench/qa.py [--strategies finetune,scratch] [--epochs N]
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--strategies", default="finetune,scratch")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="train this many epochs instead (to fit a time budget; the row's command says so)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-bench-"))
     rows = json.loads((RESULTS / "qa.json").read_text())["runs"] if (RESULTS / "qa.json").exists() else []
     for strategy in args.strategies.split(","):
-        options = OPTIONS.get(strategy, {})
+        options = {**OPTIONS.get(strategy, {}), **({"epochs": args.epochs} if args.epochs else {})}
         cfg = TrainConfig(
             task="qa", strategy=strategy, seed=args.seed, output=str(work / strategy),
             train=str(FOLDER / "en.train.json"), test=str(FOLDER / "en.test.json"), **options,

@@ -50,13 +50,6 @@ class QASplit:
     def __len__(self) -> int:
         return len(self.questions)
 
-    def subset(self, indices: list[int]) -> "QASplit":
-        pick = lambda xs: [xs[i] for i in indices]  # noqa: E731
-        answers = None if self.answers is None else pick(self.answers)
-        return QASplit(
-            self.path, pick(self.ids), pick(self.questions), pick(self.contexts), answers, pick(self.places), self.version, self.language
-        )
-
 
 class _Builder:
     """Collects checked records into a QASplit."""
