@@ -95,6 +95,24 @@ def test_ner_run_learns_entities_and_its_model_works_in_the_transformers_pipelin
     assert ("PER", "John Smith") in [(e["type"], e["text"]) for e in ours]
 
 
+def test_ner_words_read_their_documents_neighbouring_sentences(ner_run, ner_files):
+    import numpy as np
+
+    from transferkit.data.conll import read_token_split
+    from transferkit.serving.predictor import load_predictor
+
+    tagger = load_predictor(ner_run / "model")
+    assert tagger.context == "document"  # finetune's default, recorded in model/transferkit.json
+    sentences = read_token_split(str(ner_files["test"])).tokens[:6]
+    _, alone = tagger.tag(sentences)
+    _, joined = tagger.tag(sentences, [0] * 6)
+    assert not all(np.allclose(a, j) for a, j in zip(alone, joined))
+    tagger.context = "sentence"
+    _, ignored = tagger.tag(sentences, [0] * 6)
+    assert all(np.array_equal(a, i) for a, i in zip(alone, ignored))
+    assert TrainConfig(task="ner", strategy="scratch").inference_settings()["context"] == "sentence"
+
+
 def test_ner_evaluate_reproduces_the_test_metrics_and_config_reproduces_the_run(ner_run, ner_files, tmp_path):
     metrics = json.loads((ner_run / "metrics.json").read_text())
     again = api.evaluate(str(ner_run), str(ner_files["test"]))

@@ -10,7 +10,7 @@ def test_unset_options_take_the_tasks_defaults():
     classify = TrainConfig(task="classify").with_task_defaults()
     assert (classify.max_length, classify.warmup_ratio) == (128, 0.06)
     ner = TrainConfig(task="ner").with_task_defaults()
-    assert (ner.max_length, ner.doc_stride, ner.inference_settings()) == (128, None, {"stride": 32})
+    assert (ner.max_length, ner.doc_stride, ner.inference_settings()["stride"]) == (128, None, 32)
     qa = TrainConfig(task="qa", train="x").with_task_defaults()
     assert (qa.max_length, qa.doc_stride, qa.warmup_ratio) == (384, 128, 0.1)
     assert qa.inference_settings() == {"stride": 128, "max_answer_length": 30}

@@ -28,6 +28,7 @@ TASK_DEFAULTS = {
     "ner": {"max_length": 128, "warmup_ratio": 0.06},
     "qa": {"max_length": 384, "doc_stride": lambda cfg: min(128, cfg.max_length // 3), "warmup_ratio": 0.1},
 }
+CONTEXTS = ("document", "sentence")
 
 
 def _opt(default, help: str, **extra):
@@ -48,7 +49,7 @@ class TrainConfig:
     label_column: str = _opt("label", "Column holding the label.")
     epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner, 10 for qa; at most 30).")
     lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch; qa 3e-4 finetune, 5e-4 scratch).")
-    batch_size: int = _opt(32, "Training batch size.")
+    batch_size: int | None = _opt(None, "Training batch size (default: 32; ner finetune 8).")
     max_length: int | None = _opt(None, "Maximum tokens per example (default: 128; qa 384); longer texts are truncated (ner, qa: cut into windows).")
     seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.")
     tag_column: int | None = _opt(None, "ner: the column holding the tags, counting from 1 (default: the last).")
@@ -56,6 +57,13 @@ class TrainConfig:
     doc_stride: int | None = _opt(None, "ner, qa: sub-words shared by consecutive windows of a sentence (context) longer than --max-length (default: ner a quarter of it; qa a third, at most 128).")
     max_answer_length: int = _opt(30, "qa: the longest answer to predict, in sub-word tokens.")
     language: str = _opt("auto", "qa: language of the answers, for scoring (zh: per character, as MLQA); auto detects it from the contexts.", choices=QA_LANGUAGES)
+    context: str | None = _opt(
+        None,
+        "ner: what a word sees: document (the sentences around it, up to --max-length; -DOCSTART- lines split "
+        "documents, a file without them is one) or sentence (its own sentence only, for files of unrelated "
+        "sentences). Default: document, but sentence for scratch, which learns worse from long windows.",
+        choices=CONTEXTS,
+    )
     labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
     pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).")
@@ -90,7 +98,7 @@ class TrainConfig:
         if self.doc_stride is not None and not 0 <= self.doc_stride < self.max_length // 2:
             raise UserError("--doc-stride", "must be at least 0 and less than half of --max-length")
         for name in ("batch_size", "max_length", "evaluations", "patience", "max_answer_length"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
         if self.epochs is not None and self.epochs < 1:
             raise UserError("--epochs", "must be at least 1")
@@ -104,7 +112,9 @@ class TrainConfig:
         if self.task == "ner":
             from transferkit.tasks.token_tagger import default_stride
 
-            return {"stride": self.doc_stride if self.doc_stride is not None else default_stride(self.max_length)}
+            stride = self.doc_stride if self.doc_stride is not None else default_stride(self.max_length)
+            context = self.context or ("sentence" if self.strategy == "scratch" else "document")
+            return {"stride": stride, "context": context}
         if self.task == "qa":
             return {"stride": self.doc_stride, "max_answer_length": self.max_answer_length}
         return {}

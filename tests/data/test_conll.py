@@ -22,6 +22,12 @@ def test_conll_2003_layout_iob1_is_read_as_iob2(tmp_path):
     assert split.places == [f"{tmp_path / 'a.txt'}:3", f"{tmp_path / 'a.txt'}:7"]
 
 
+def test_docstart_lines_number_the_documents(tmp_path):
+    text = "A O\n\nB O\n\n-DOCSTART- O\n\nC O\n-DOCSTART- O\nD O\n\n-DOCSTART- O\n\n-DOCSTART- O\n\nE O\n"
+    assert read_token_split(write(tmp_path / "d.txt", text)).documents == [0, 0, 1, 2, 3]
+    assert read_token_split(write(tmp_path / "e.txt", "A O\n\nB O\n")).documents == [0, 0]
+
+
 def test_tab_columns_tag_column_and_jsonl(tmp_path):
     tsv = write(tmp_path / "b.tsv", "New York\tB-LOC\tx\nrocks\tO\tx\n")
     split = read_token_split(tsv, tag_column=2)

@@ -3,7 +3,7 @@
 from transformers import AutoTokenizer
 
 from transferkit.models.zoo import resolve_model
-from transferkit.training.word_windows import IGNORE, encode_words, word_windows
+from transferkit.training.word_windows import IGNORE, encode_words, reading_windows, word_windows
 
 
 def test_windows_cover_every_word_and_overlap():
@@ -22,10 +22,10 @@ def test_first_sub_word_carries_the_label_and_long_sentences_are_windowed():
     tags = list(range(len(words)))
     encoded = encode_words(tokenizer, [words, ["Hi"]], max_length=16, stride=4, tag_ids=[tags, [7]])
     assert len(encoded.items) > 3 and all(len(item["input_ids"]) <= 16 for item in encoded.items)
-    read = [w for i, reads in enumerate(encoded.reads) if encoded.sentence[i] == 0 for w, _ in reads]
+    read = [w for reads in encoded.reads for s, w, _ in reads if s == 0]
     assert sorted(read) == list(range(len(words)))  # each word predicted exactly once
-    for item, sentence, reads in zip(encoded.items, encoded.sentence, encoded.reads):
-        for word, position in reads:
+    for item, reads in zip(encoded.items, encoded.reads):
+        for sentence, word, position in reads:
             assert item["labels"][position] == [tags, [7]][sentence][word]
     first = encoded.items[0]
     pieces = tokenizer.convert_ids_to_tokens(first["input_ids"])
@@ -37,4 +37,28 @@ def test_first_sub_word_carries_the_label_and_long_sentences_are_windowed():
 def test_a_word_the_tokenizer_drops_becomes_unknown_and_is_still_predicted():
     tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm"))
     encoded = encode_words(tokenizer, [["a", "\u200b", "b"]], max_length=16, stride=4)
-    assert [w for w, _ in encoded.reads[0]] == [0, 1, 2]
+    assert [w for _, w, _ in encoded.reads[0]] == [0, 1, 2]
+
+
+def test_sentences_of_a_document_share_windows_and_each_word_is_read_once():
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("minilm"))
+    sentences = [["Smith", "scored", "."], ["Leeds", "won", "2-1", "."], ["Rain", "fell"], ["New", "story"]]
+    tags = [[i * 10 + w for w in range(len(s))] for i, s in enumerate(sentences)]
+    alone = encode_words(tokenizer, sentences, max_length=16, stride=4, tag_ids=tags)
+    joined = encode_words(tokenizer, sentences, max_length=16, stride=4, tag_ids=tags, documents=[0, 0, 0, 1])
+    assert len(alone.items) == 4
+    assert len(joined.items) < 4 and {s for s, _, _ in joined.reads[0]} >= {0, 1}  # a window spans sentences
+    assert {s for s, _, _ in joined.reads[-1]} == {3}  # documents never share a window
+    read = sorted((s, w) for reads in joined.reads for s, w, _ in reads)
+    assert read == [(s, w) for s, sentence in enumerate(sentences) for w in range(len(sentence))]
+    for item, reads in zip(joined.items, joined.reads):
+        for sentence, word, position in reads:
+            assert item["labels"][position] == tags[sentence][word]
+
+
+def test_reading_windows_pick_the_most_central_window():
+    windows = [(0, 5), (3, 8)]
+    # word 3 has one word after it in the first window and none before it in the second
+    assert reading_windows(8, windows) == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert reading_windows(3, [(0, 3), (0, 3)]) == [0, 0, 0]  # a tie goes to the earlier window
+

@@ -2,7 +2,8 @@
 
 CoNLL files: one token per line, columns separated by tabs (or, in a line without a tab,
 by spaces), the token in the first column and its tag in the last (or `--tag-column N`),
-a blank line between sentences, `-DOCSTART-` lines skipped. Read by hand because no
+a blank line between sentences, a `-DOCSTART-` line opening each document (a file
+without one, and a JSONL file, is one document). Read by hand because no
 library reader keeps the line numbers the error contract needs. Tags are converted from
 the file's scheme (detected, or `--tag-scheme`) to IOB2; see `tag_schemes`.
 """
@@ -27,6 +28,7 @@ class TokenSplit:
     ids: list[str]
     places: list[str]  # where each sentence starts
     scheme: str | None  # the scheme the file was written in
+    documents: list[int]  # the document each sentence belongs to, numbered from 0
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -38,6 +40,7 @@ class _Sentence:
     tags: list[str] | None
     places: list[str]  # one per token
     id: str | None = None
+    document: int = 0
 
 
 def read_token_split(path: str, tag_column: int | None = None, tag_scheme: str = "auto", labelled: bool = True) -> TokenSplit:
@@ -56,19 +59,21 @@ def read_token_split(path: str, tag_column: int | None = None, tag_scheme: str =
     tokens = [s.tokens for s in sentences]
     ids = [s.id if s.id is not None else str(i) for i, s in enumerate(sentences)]
     starts = [s.places[0] for s in sentences]
+    documents = [s.document for s in sentences]
     if not labelled:
-        return TokenSplit(path, tokens, None, ids, starts, None)
+        return TokenSplit(path, tokens, None, ids, starts, None, documents)
     scheme = tag_scheme
     if scheme == "auto":
         scheme = tag_schemes.detect_scheme([s.tags for s in sentences], [s.places for s in sentences])
     tags = [
         tag_schemes.iob2_tags(tag_schemes.parse_spans(s.tags, scheme, s.places), len(s.tags)) for s in sentences
     ]
-    return TokenSplit(path, tokens, tags, ids, starts, scheme)
+    return TokenSplit(path, tokens, tags, ids, starts, scheme, documents)
 
 
 def _read_columns(path: str, text: str, tag_column: int | None, labelled: bool) -> list[_Sentence]:
     sentences: list[_Sentence] = []
+    document = 0
     current = _Sentence([], [] if labelled else None, [])
     width = first_line = None
     for number, line in enumerate(text.splitlines(), start=1):
@@ -77,7 +82,9 @@ def _read_columns(path: str, text: str, tag_column: int | None, labelled: bool) 
         if not line.strip() or fields[0] == "-DOCSTART-":
             if current.tokens:
                 sentences.append(current)
-            current = _Sentence([], [] if labelled else None, [])
+            if fields and fields[0] == "-DOCSTART-" and sentences:
+                document = sentences[-1].document + 1
+            current = _Sentence([], [] if labelled else None, [], document=document)
             continue
         where = f"{path}:{number}"
         if width is None:

@@ -35,7 +35,7 @@ def load_predictor(model_dir: Path):
     if info["task"] == "ner":
         from transferkit.tasks.token_tagger import TokenTagger
 
-        return TokenTagger(model_dir, labels, info["max_length"], info["stride"])
+        return TokenTagger(model_dir, labels, info["max_length"], info["stride"], info.get("context", "sentence"))
     if info["task"] == "qa":
         from transferkit.tasks.span_reader import SpanReader
 

@@ -26,6 +26,7 @@ class Recipe:
     lr: float
     layer_lr_decay: float
     min_epochs: int = 4
+    batch_size: int = 32
 
 
 # From exploratory SST-2 runs (see bench/README.md): a higher peak rate for the head and
@@ -85,11 +86,12 @@ def fit(cfg, data, model_path: str, model_dir: Path, from_scratch: bool = False,
 def train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir: Path, recipe: Recipe) -> dict:
     """Run the loop with the run's settings (the recipe's where the user gave none), save
     model and tokenizer to `model_dir`, and return the training statistics."""
+    batch_size = cfg.batch_size or recipe.batch_size
     settings = LoopSettings(
-        epochs=cfg.epochs or default_epochs(len(train_items), cfg.batch_size, recipe.min_epochs),
+        epochs=cfg.epochs or default_epochs(len(train_items), batch_size, recipe.min_epochs),
         lr=cfg.lr or recipe.lr,
         layer_lr_decay=cfg.layer_lr_decay or recipe.layer_lr_decay,
-        batch_size=cfg.batch_size,
+        batch_size=batch_size,
         seed=cfg.seed,
         warmup_ratio=cfg.warmup_ratio,
         weight_decay=cfg.weight_decay,
@@ -106,6 +108,7 @@ def train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir: Pat
         "epochs": settings.epochs,
         "lr": settings.lr,
         "layer_lr_decay": settings.layer_lr_decay,
+        "batch_size": settings.batch_size,
         "steps": result.steps,
         "best_dev": result.best_score,
         "best_step": result.best_step,

@@ -18,15 +18,16 @@ import torch
 
 from transferkit.errors import UserError
 from transferkit.strategies.linear_head import fit_head
-from transferkit.strategies.ner_finetune import build_model
+from transferkit.strategies.ner_finetune import build_model, documents_of
 from transferkit.tasks.token_tagger import on_device, per_word
 from transferkit.training.word_windows import encode_words
 
 
 @torch.inference_mode()
-def word_vectors(model, tokenizer, sentences: list[list[str]], max_length: int, stride: int) -> np.ndarray:
+def word_vectors(model, tokenizer, split, cfg) -> np.ndarray:
     """One row per word, all sentences concatenated."""
-    encoded = encode_words(tokenizer, sentences, max_length, stride)
+    sentences = split.tokens
+    encoded = encode_words(tokenizer, sentences, cfg.max_length, cfg.inference_settings()["stride"], documents=documents_of(split, cfg))
     forward = lambda batch: model.base_model(**on_device(model, batch)).last_hidden_state  # noqa: E731
     return np.concatenate(per_word(forward, encoded, [len(s) for s in sentences], model.config.hidden_size, tokenizer.pad_token_id))
 
@@ -46,12 +47,11 @@ def fit(cfg, data, model_path: str, model_dir: Path) -> dict:
         raise UserError("--strategy", f"features needs a token classifier that is one linear layer; {type(model).__name__} is not; use finetune")
     if torch.cuda.is_available():
         model.cuda()
-    stride = cfg.inference_settings()["stride"]
     started = time.perf_counter()
-    X, y = word_vectors(model, tokenizer, data.train.tokens, cfg.max_length, stride), tag_ids(data.train, data.labels)
+    X, y = word_vectors(model, tokenizer, data.train, cfg), tag_ids(data.train, data.labels)
     X_dev = y_dev = None
     if data.dev is not None:
-        X_dev, y_dev = word_vectors(model, tokenizer, data.dev.tokens, cfg.max_length, stride), tag_ids(data.dev, data.labels)
+        X_dev, y_dev = word_vectors(model, tokenizer, data.dev, cfg), tag_ids(data.dev, data.labels)
     head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed)
     seconds = time.perf_counter() - started
     weight, bias = classifier_weights(head, np.unique(y), len(data.labels))

@@ -81,7 +81,7 @@ def entity_metrics(gold: list[list[str]], predicted: list[list[str]]) -> dict:
 def score_split(predictor, split: TokenSplit, labels: list[str], predictions_file: Path | None = None) -> dict:
     """Entity metrics on a tagged split; optionally one JSON line per sentence with
     `id`, `tokens`, `gold` and `prediction` (IOB2 tag lists) and per-word `score`s."""
-    predicted, scores = predictor.tag(split.tokens)
+    predicted, scores = predictor.tag(split.tokens, split.documents)
     if predictions_file is not None:
         predictions_file.parent.mkdir(parents=True, exist_ok=True)
         with predictions_file.open("w") as f:
@@ -112,13 +112,13 @@ def predict_records(predictor, cfg, texts: list[str], input_path: str | None) ->
     `id`, `text`, `entities` (`type`, `text`, `start`, `end`, `score`), `tokens`, `tags`."""
     if input_path:
         split = read_token_split(input_path, labelled=False)
-        ids, words = split.ids, split.tokens
+        ids, words, documents = split.ids, split.tokens, split.documents
         offsets = [_joined_offsets(tokens) for tokens in words]
         raw = [" ".join(tokens) for tokens in words]
     else:
         if not texts:
             raise UserError("predict", "no input: give texts, --input FILE, or lines on standard input")
-        ids, words, offsets, raw = [], [], [], []
+        ids, words, offsets, raw, documents = [], [], [], [], None
         for n, text in enumerate(texts, start=1):
             split_words = words_with_offsets(text)
             if not split_words:
@@ -127,7 +127,7 @@ def predict_records(predictor, cfg, texts: list[str], input_path: str | None) ->
             words.append([w for w, _, _ in split_words])
             offsets.append([(s, e) for _, s, e in split_words])
             raw.append(text)
-    tags, scores = predictor.tag(words)
+    tags, scores = predictor.tag(words, documents)
     return [
         {"id": i, "text": t, "entities": entities(t, o, tg, s), "tokens": w, "tags": tg}
         for i, t, o, w, tg, s in zip(ids, raw, offsets, words, tags, scores)

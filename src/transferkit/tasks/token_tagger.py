@@ -31,9 +31,8 @@ def per_word(forward, encoded: EncodedWords, lengths: list[int], width: int, pad
     for batch_ids in sorted_batches([len(item["input_ids"]) for item in inputs], batch_size):
         values = forward(collate([inputs[i] for i in batch_ids])).float().cpu().numpy()
         for row, i in enumerate(batch_ids):
-            words = out[encoded.sentence[i]]
-            for word, position in encoded.reads[i]:
-                words[word] = values[row, position]
+            for sentence, word, position in encoded.reads[i]:
+                out[sentence][word] = values[row, position]
     return out
 
 
@@ -62,17 +61,19 @@ def most_probable_tags(model, probabilities: list[np.ndarray]) -> tuple[list[lis
 class TokenTagger:
     """A run's NER model directory, loaded once for tagging."""
 
-    def __init__(self, model_dir: Path, labels: list[str], max_length: int, stride: int):
+    def __init__(self, model_dir: Path, labels: list[str], max_length: int, stride: int, context: str = "sentence"):
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-        self.labels, self.max_length, self.stride = labels, max_length, stride
+        self.labels, self.max_length, self.stride, self.context = labels, max_length, stride, context
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model = AutoModelForTokenClassification.from_pretrained(model_dir, dtype=torch.float32).eval()
         if torch.cuda.is_available():
             self.model.cuda()
 
-    def tag(self, sentences: list[list[str]]) -> tuple[list[list[str]], list[np.ndarray]]:
-        """The most probable IOB2 tag of each word of each sentence, and its probability."""
-        encoded = encode_words(self.tokenizer, sentences, self.max_length, self.stride)
+    def tag(self, sentences: list[list[str]], documents: list[int] | None = None) -> tuple[list[list[str]], list[np.ndarray]]:
+        """The most probable IOB2 tag of each word of each sentence, and its probability;
+        a model trained with document context reads `documents`' sentences together."""
+        documents = documents if self.context == "document" else None
+        encoded = encode_words(self.tokenizer, sentences, self.max_length, self.stride, documents=documents)
         lengths = [len(sentence) for sentence in sentences]
         return most_probable_tags(self.model, word_probabilities(self.model, encoded, lengths, self.tokenizer.pad_token_id))

@@ -1,15 +1,21 @@
 """Sentences of words → model inputs of at most `max_length` tokens, for token tagging.
 
 A word's tag goes on its first sub-word; the other sub-words get -100, which the loss
-ignores. A sentence whose sub-words do not fit in one input is cut into windows of whole
-words that overlap by about `stride` sub-words, so no word goes unpredicted; each word is
-then read from the one window where it sits furthest from an edge (most context on both
-sides).
+ignores. Words are cut into windows of whole words that overlap by about `stride`
+sub-words, so no word goes unpredicted; each word is then read from the one window where
+it sits furthest from an edge (most context on both sides).
+
+By default each sentence is windowed alone. Given `documents` (a document number per
+sentence), consecutive sentences of one document are joined into one stream of words
+before windowing, so every word sees its neighbouring sentences too: the document
+context that decides "Washington" the city from "Washington" the player. The windows are
+then full, so this costs no more tokens than padding short sentences to a batch's longest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 
 from transferkit.training.batching import IGNORE
 
@@ -17,8 +23,7 @@ from transferkit.training.batching import IGNORE
 @dataclass
 class EncodedWords:
     items: list[dict]  # model inputs per window (`labels` too when tags were given)
-    sentence: list[int]  # the sentence each window comes from
-    reads: list[list[tuple[int, int]]]  # per window: (word index, token position) of the words read from it
+    reads: list[list[tuple[int, int, int]]]  # per window: (sentence, word, token position) of the words read from it
 
 
 def word_windows(counts: list[int], budget: int, stride: int) -> list[tuple[int, int]]:
@@ -41,14 +46,32 @@ def word_windows(counts: list[int], budget: int, stride: int) -> list[tuple[int,
         start = next_start
 
 
-def _reading_window(word: int, windows: list[tuple[int, int]]) -> int:
-    """The window in which `word` has the most words on its shorter side."""
-    inside = [i for i, (s, e) in enumerate(windows) if s <= word < e]
-    return max(inside, key=lambda i: (min(word - windows[i][0], windows[i][1] - 1 - word), -i))
+def reading_windows(n_words: int, windows: list[tuple[int, int]]) -> list[int]:
+    """For each word, the window in which it has the most words on its shorter side (the
+    earlier one on a tie). Linear in the windows' total size, for document-long streams."""
+    best = [(-1, 0)] * n_words
+    for i, (start, end) in enumerate(windows):
+        for w in range(start, end):
+            margin = min(w - start, end - 1 - w)
+            if margin > best[w][0]:
+                best[w] = (margin, i)
+    return [window for _, window in best]
+
+
+def streams(n_sentences: int, documents: list[int] | None) -> list[list[int]]:
+    """Sentence indices windowed together: runs of one document, or each sentence alone."""
+    if documents is None:
+        return [[s] for s in range(n_sentences)]
+    return [[s for s, _ in run] for _, run in groupby(enumerate(documents), key=lambda pair: pair[1])]
 
 
 def encode_words(
-    tokenizer, sentences: list[list[str]], max_length: int, stride: int, tag_ids: list[list[int]] | None = None
+    tokenizer,
+    sentences: list[list[str]],
+    max_length: int,
+    stride: int,
+    tag_ids: list[list[int]] | None = None,
+    documents: list[int] | None = None,
 ) -> EncodedWords:
     budget = max_length - tokenizer.num_special_tokens_to_add(pair=False)
     if budget < 2:
@@ -56,33 +79,36 @@ def encode_words(
     # A word the tokenizer turns into nothing (a lone control character) would never be
     # predicted; it stands in as the unknown token instead.
     first = tokenizer(sentences, is_split_into_words=True, add_special_tokens=False)
-    spans, window_words, encoded = [], [], EncodedWords([], [], [])
-    for s, words in enumerate(sentences):
-        counts = [0] * len(words)
+    words, counts = [], []
+    for s, sentence in enumerate(sentences):
+        n = [0] * len(sentence)
         for w in first.word_ids(s):
-            counts[w] += 1
-        if 0 in counts:
-            words = [word if n else tokenizer.unk_token for word, n in zip(words, counts)]
-            counts = [max(n, 1) for n in counts]
-        windows = word_windows(counts, budget, min(stride, budget // 2))
-        reader = [_reading_window(w, windows) for w in range(len(words))] if len(windows) > 1 else [0] * len(words)
+            n[w] += 1
+        words.append([word if k else tokenizer.unk_token for word, k in zip(sentence, n)])
+        counts.append([max(k, 1) for k in n])
+    spans, window_words = [], []
+    for stream in streams(len(sentences), documents):
+        where = [(s, w) for s in stream for w in range(len(sentences[s]))]
+        windows = word_windows([counts[s][w] for s, w in where], budget, min(stride, budget // 2))
+        reader = reading_windows(len(where), windows)
         for i, (start, end) in enumerate(windows):
-            spans.append((s, start, [w for w in range(start, end) if reader[w] == i]))
-            window_words.append(words[start:end])
+            spans.append((where[start:end], [k - start for k in range(start, end) if reader[k] == i]))
+            window_words.append([words[s][w] for s, w in where[start:end]])
     enc = tokenizer(window_words, is_split_into_words=True, truncation=True, max_length=max_length)
     keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
-    for i, (s, start, read) in enumerate(spans):
+    encoded = EncodedWords([], [])
+    for i, (where, read) in enumerate(spans):
         item = {k: enc[k][i] for k in keys}
         first_token = {}
-        for position, w in enumerate(enc.word_ids(i)):
-            if w is not None and w not in first_token:
-                first_token[w] = position
+        for position, k in enumerate(enc.word_ids(i)):
+            if k is not None and k not in first_token:
+                first_token[k] = position
         if tag_ids is not None:
             labels = [IGNORE] * len(item["input_ids"])
-            for w, position in first_token.items():
-                labels[position] = tag_ids[s][start + w]
+            for k, position in first_token.items():
+                s, w = where[k]
+                labels[position] = tag_ids[s][w]
             item["labels"] = labels
         encoded.items.append(item)
-        encoded.sentence.append(s)
-        encoded.reads.append([(w, first_token[w - start]) for w in read])
+        encoded.reads.append([(*where[k], first_token[k]) for k in read])
     return encoded
