@@ -108,15 +108,17 @@ class TrainConfig:
             raise UserError("--lr", "must be positive")
 
     def inference_settings(self) -> dict:
-        """What a saved model needs besides `max_length` to predict as it was scored."""
-        if self.task == "ner":
+        """What a saved model needs besides `max_length` to predict as it was scored (with
+        the task's defaults where this configuration leaves options unset)."""
+        cfg = self.with_task_defaults()
+        if cfg.task == "ner":
             from transferkit.tasks.token_tagger import default_stride
 
-            stride = self.doc_stride if self.doc_stride is not None else default_stride(self.max_length)
-            context = self.context or ("sentence" if self.strategy == "scratch" else "document")
+            stride = cfg.doc_stride if cfg.doc_stride is not None else default_stride(cfg.max_length)
+            context = cfg.context or ("sentence" if cfg.strategy == "scratch" else "document")
             return {"stride": stride, "context": context}
-        if self.task == "qa":
-            return {"stride": self.doc_stride, "max_answer_length": self.max_answer_length}
+        if cfg.task == "qa":
+            return {"stride": cfg.doc_stride, "max_answer_length": cfg.max_answer_length}
         return {}
 
     def to_yaml(self, path: Path) -> None:
