@@ -4,6 +4,7 @@ isolated feature cache, and a way to run the CLI in-process and see its exit sta
 from __future__ import annotations
 
 import csv
+import json
 import random
 from pathlib import Path
 
@@ -160,3 +161,99 @@ def smollm2_cache(tmp_path_factory) -> Path:
     model = OFFLINE_MODELS["smollm2-135m"]
     build_from_gguf(model.directory(), model.gguf_file, cache / "models" / "smollm2-135m")
     return cache
+
+
+NAMES = ["Anna", "Tom", "Mary", "Peter", "John", "Lucy"]
+ATTRIBUTES = {
+    "color": ["red", "green", "blue", "yellow", "purple"],
+    "city": ["Paris", "Berlin", "London", "Tokyo", "Rome"],
+    "pet": ["cat", "dog", "parrot", "rabbit", "horse"],
+    "sport": ["tennis", "football", "chess", "golf", "hockey"],
+    "instrument": ["piano", "violin", "guitar", "drums", "flute"],
+}
+FILLERS = [
+    "The weather was mild that spring.",
+    "Nobody expected the long meeting to end early.",
+    "Trains ran late on most mornings.",
+    "A small bridge crossed the quiet river.",
+    "Old maps hung on the walls of the hall.",
+    "The market opened before sunrise.",
+]
+
+
+def qa_context(rng, facts: int, fillers: int, asked: str | None = None, position: int | None = None) -> tuple[str, dict]:
+    """A passage of filler sentences and `facts` sentences "The <attribute> of <name> is
+    <value>." about different attributes; returns it with the facts by attribute
+    (`asked` is among them, as fact number `position` of the passage when given)."""
+    attributes = rng.sample(sorted(ATTRIBUTES), facts)
+    if asked is not None and asked not in attributes:
+        attributes[0] = asked
+    sentences = rng.sample(FILLERS * 3, fillers)
+    facts_by_attribute = {}
+    for attribute in attributes:
+        name, value = rng.choice(NAMES), rng.choice(ATTRIBUTES[attribute])
+        sentence = f"The {attribute} of {name} is {value}."
+        at = position if attribute == asked and position is not None else rng.randrange(len(sentences) + 1)
+        sentences.insert(min(at, len(sentences)), sentence)
+        facts_by_attribute[attribute] = (name, value)
+    context = " ".join(sentences)
+    return context, facts_by_attribute
+
+
+def qa_records(n: int, seed: int) -> list[dict]:
+    """Questions "What is the <attribute> of <name>?" about short passages, SQuAD-style."""
+    rng = random.Random(seed)
+    records = []
+    for k in range(n):
+        context, facts = qa_context(rng, facts=rng.randint(2, 3), fillers=rng.randint(0, 3))
+        attribute = rng.choice(sorted(facts))
+        name, value = facts[attribute]
+        start = context.index(f"The {attribute} of {name} is ") + len(f"The {attribute} of {name} is ")
+        records.append({
+            "id": f"q{seed}-{k}", "question": f"What is the {attribute} of {name}?", "context": context,
+            "answers": [{"text": value, "answer_start": start}],
+        })
+    return records
+
+
+def write_squad(path: Path, records: list[dict], version: str = "1.1") -> Path:
+    """SQuAD JSON: one article, one paragraph per record."""
+    paragraphs = [{"context": r["context"], "qas": [{k: v for k, v in r.items() if k != "context"}]} for r in records]
+    path.write_text(json.dumps({"version": version, "data": [{"title": "facts", "paragraphs": paragraphs}]}))
+    return path
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+QA_MAX_LENGTH, QA_STRIDE = 48, 8  # small windows, so passages of a few sentences take several
+
+
+@pytest.fixture(scope="session")
+def qa_files(tmp_path_factory) -> dict[str, Path]:
+    """Train as JSONL, dev as SQuAD JSON, test as CSV (answers as a JSON cell)."""
+    folder = tmp_path_factory.mktemp("qa")
+    test = qa_records(24, seed=3)
+    rows = [(r["id"], r["question"], r["context"], json.dumps(r["answers"])) for r in test]
+    return {
+        "train": write_jsonl(folder / "train.jsonl", qa_records(160, seed=1)),
+        "dev": write_squad(folder / "dev.json", qa_records(24, seed=2)),
+        "test": write_csv(folder / "test.csv", rows, header=("id", "question", "context", "answers")),
+    }
+
+
+@pytest.fixture(scope="session")
+def qa_run(qa_files, tmp_path_factory) -> Path:
+    """One QA finetune run on the small files, shared by the tests that read a trained run."""
+    from transferkit import api
+    from transferkit.config import TrainConfig
+
+    run = tmp_path_factory.mktemp("qa_run") / "run"
+    cfg = TrainConfig(
+        task="qa", train=str(qa_files["train"]), dev=str(qa_files["dev"]), test=str(qa_files["test"]),
+        output=str(run), epochs=6, lr=3e-4, batch_size=16, max_length=QA_MAX_LENGTH, doc_stride=QA_STRIDE, evaluations=4,
+    )
+    api.train(cfg)
+    return run

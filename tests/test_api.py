@@ -121,3 +121,85 @@ def test_ner_evaluate_reproduces_the_test_metrics_and_config_reproduces_the_run(
     cfg = TrainConfig.from_yaml(str(ner_run / "config.yaml"))
     rerun = api.train(TrainConfig(**{**cfg.__dict__, "output": str(tmp_path / "again")}))
     assert rerun["test"] == metrics["test"]  # same seed, same CPU: the same run
+
+
+def test_qa_run_finds_answers_and_plain_transformers_reads_its_model(qa_run):
+    """transformers 5 removed `pipeline("question-answering")` (4.57's pipeline reads the
+    directory and agrees: README); this does what that pipeline did, with transformers only:
+    per-window softmax over the context tokens, the best start x end within 30 tokens."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    metrics = json.loads((qa_run / "metrics.json").read_text())
+    assert metrics["task"] == "qa" and metrics["test"]["f1"] >= 0.7 and metrics["test"]["questions"] == 24
+    info = json.loads((qa_run / "model" / "transferkit.json").read_text())
+    assert info["max_length"] == 48 and info["stride"] == 8 and info["max_answer_length"] == 30 and info["no_answer_threshold"] is None
+    records = [json.loads(l) for l in (qa_run / "predictions" / "test.jsonl").read_text().splitlines()]
+    assert len(records) == 24 and {"id", "prediction", "gold", "score", "start", "end"} <= set(records[0])
+
+    questions = ["What is the sport of Mary?", "What is the instrument of Peter?"]
+    context = "The sport of Mary is golf. The instrument of Peter is violin."
+    ours = api.predict(str(qa_run), questions, context=context)
+    tokenizer = AutoTokenizer.from_pretrained(str(qa_run / "model"))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(qa_run / "model")).eval()
+    theirs = []
+    for question in questions:
+        enc = tokenizer(question, context, return_offsets_mapping=True, return_tensors="pt")
+        offsets = enc.pop("offset_mapping")[0].tolist()
+        with torch.no_grad():
+            out = model(**enc)
+        outside = torch.tensor([s != 1 for s in enc.sequence_ids(0)])
+        start = torch.softmax(out.start_logits[0].masked_fill(outside, -1e4), -1)
+        end = torch.softmax(out.end_logits[0].masked_fill(outside, -1e4), -1)
+        pairs = torch.triu(torch.outer(start, end)) - torch.triu(torch.outer(start, end), diagonal=30)
+        s, e = divmod(int(pairs.argmax()), pairs.shape[1])
+        theirs.append((context[offsets[s][0] : offsets[e][1]], offsets[s][0], offsets[e][1]))
+    assert [(o["answer"], o["start"], o["end"]) for o in ours] == theirs
+    assert [o["answer"] for o in ours] == ["golf", "violin"]
+
+
+def test_qa_answer_is_found_in_the_third_window_of_a_long_context(qa_run):
+    import random
+
+    from transformers import AutoTokenizer
+
+    from conftest import qa_context
+    from transferkit.data.squad import Answer
+    from transferkit.training.qa_windows import encode_windows
+
+    context, facts = qa_context(random.Random(7), facts=1, fillers=12, asked="pet", position=8)
+    name, value = facts["pet"]
+    question = f"What is the pet of {name}?"
+    answer = Answer(value, context.index(f"is {value}.") + 3)
+    windows = encode_windows(AutoTokenizer.from_pretrained(qa_run / "model"), [question], [context], 48, 8, ["q"], [[answer]])
+    assert len(windows.items) >= 4
+    assert [w for w, item in enumerate(windows.items) if item["start_positions"]] == [2]  # only the third holds it
+    found = api.predict(str(qa_run), [question], context=context)[0]
+    assert (found["answer"], found["start"], found["end"]) == (value, answer.start, answer.end)
+
+
+def test_qa_evaluate_reproduces_the_test_metrics(qa_run, qa_files):
+    metrics = json.loads((qa_run / "metrics.json").read_text())
+    again = api.evaluate(str(qa_run), str(qa_files["test"]))
+    assert again["f1"] == pytest.approx(metrics["test"]["f1"]) and again["exact_match"] == pytest.approx(metrics["test"]["exact_match"])
+
+
+def test_qa_scratch_on_v2_data_chooses_a_no_answer_threshold_on_dev(qa_files, tmp_path):
+    from conftest import qa_records, write_squad
+
+    def with_unanswerable(records):  # every third question asks about a name the passage does not mention
+        for k, r in enumerate(records):
+            if k % 3 == 0:
+                r.update(question="What is the pet of Zoe?", answers=[], is_impossible=True)
+        return records
+
+    train = write_squad(tmp_path / "train.json", with_unanswerable(qa_records(60, seed=11)), version="v2.0")
+    dev = write_squad(tmp_path / "dev.json", with_unanswerable(qa_records(24, seed=12)), version="v2.0")
+    cfg = TrainConfig(task="qa", strategy="scratch", train=str(train), dev=str(dev), test=str(dev), output=str(tmp_path / "run"),
+                      epochs=1, batch_size=16, max_length=48, doc_stride=8, evaluations=1)
+    metrics = api.train(cfg)
+    assert metrics["strategy"] == "scratch" and metrics["test"]["no_answer_questions"] == 8
+    assert {"has_answer_f1", "no_answer_f1", "has_answer_exact_match", "no_answer_exact_match"} <= set(metrics["test"])
+    threshold = json.loads((tmp_path / "run" / "model" / "transferkit.json").read_text())["no_answer_threshold"]
+    assert isinstance(threshold, float) and np.isfinite(threshold)
+    assert metrics["dev"]["f1"] == pytest.approx(metrics["train"]["best_dev_f1"], abs=1e-6)  # the threshold was chosen on dev

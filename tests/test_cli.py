@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import sentiment_rows, write_csv
+from conftest import sentiment_rows, write_csv, write_jsonl, write_squad
 
 
 def good_rows():
@@ -156,3 +156,49 @@ def test_ner_predict_prints_entities_with_character_offsets(cli, ner_run, tmp_pa
     record = json.loads(out)
     assert status == 0 and record["text"] == "Tom Hanks lives in Rome"
     assert [(e["type"], e["start"], e["end"]) for e in record["entities"]] == [("PER", 0, 9), ("LOC", 19, 23)]
+
+
+def _qa_record(**changes):
+    record = {"id": "q1", "question": "What is the city of Anna?", "context": "The city of Anna is Paris.", "answers": [{"text": "Paris", "answer_start": 20}]}
+    return {k: v for k, v in {**record, **changes}.items() if v is not None}
+
+
+QA_BAD_INPUTS = {
+    "missing question (SQuAD JSON)": (lambda d: write_squad(d / "b.json", [_qa_record(question=None)]), [], "b.json:question q1: missing 'question'"),
+    "missing context column": (lambda d: write_jsonl(d / "b.jsonl", [_qa_record(context=None)]), [], "b.jsonl:1: no column 'context'"),
+    "missing answers": (lambda d: write_jsonl(d / "b.jsonl", [_qa_record(), _qa_record(id="q2", answers=None)]), [], "b.jsonl:2: missing 'answers'"),
+    "answer not in context": (
+        lambda d: write_squad(d / "b.json", [_qa_record(answers=[{"text": "Berlin", "answer_start": 20}])]), [],
+        "b.json:question q1: answer 'Berlin' does not occur in the context",
+    ),
+    "empty context": (lambda d: write_jsonl(d / "b.jsonl", [_qa_record(context="  ")]), [], "b.jsonl:1: empty context"),
+    "question longer than the window": (
+        lambda d: write_jsonl(d / "b.jsonl", [_qa_record(), _qa_record(id="q2", question="why " * 30 + "?")]), ["--max-length", "24", "--doc-stride", "4"],
+        "b.jsonl:2: the question is 31 tokens, which leaves no room for the context in a window of --max-length 24",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", QA_BAD_INPUTS)
+def test_qa_bad_input_one_line_exit_2_and_no_run_dir(cli, tmp_path, case):
+    make, options, expected = QA_BAD_INPUTS[case]
+    status, _, err = cli("train", "--task", "qa", "--train", make(tmp_path), *options, "--output", tmp_path / "run")
+    assert status == 2, err
+    assert err.count("\n") == 1 and err.startswith("error: ") and expected in err, err
+    assert not (tmp_path / "run").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]
+
+
+def test_qa_predict_answers_a_question_about_a_context_with_character_offsets(cli, qa_run, tmp_path):
+    context = "Trains ran late on most mornings. The pet of Lucy is parrot. The color of Tom is blue."
+    status, out, err = cli("predict", qa_run, "--question", "What is the pet of Lucy?", "--context", context)
+    assert status == 0, err
+    record = json.loads(out)
+    assert record["answer"] == "parrot" and context[record["start"] : record["end"]] == "parrot"
+    assert set(record) == {"id", "question", "answer", "start", "end", "score"} and 0 < record["score"] <= 1
+    pairs = write_jsonl(tmp_path / "p.jsonl", [{"question": "What is the color of Tom?", "context": context}, {"question": "What is the pet of Lucy?", "context": context}])
+    status, out, err = cli("predict", qa_run, "--input", pairs)
+    assert status == 0, err
+    assert [json.loads(line)["answer"] for line in out.splitlines()] == ["blue", "parrot"]
+    status, _, err = cli("predict", qa_run, "--question", "What is the pet of Lucy?")
+    assert status == 2 and "error: --context: give the passage" in err

@@ -1,7 +1,7 @@
 """train / evaluate / predict / pretrain as plain functions: what the CLI calls, and what a Python
 user calls instead of the CLI.
 
-The task modules (`transferkit.tasks.classify`, `transferkit.tasks.ner`) supply what
+The task modules (`transferkit.tasks.classify`, `.ner`, `.qa`) supply what
 differs between tasks, with the same functions: `load_data(cfg)`, `read_labelled(path,
 cfg)`, `check_known(split, labels)`, `score_split(...)` and `predict_records(...)`.
 """
@@ -41,6 +41,7 @@ def default_output(cfg: TrainConfig) -> str:
 
 def train(cfg: TrainConfig) -> dict:
     """Train one run and write its directory; returns the metrics written to metrics.json."""
+    cfg = cfg.with_task_defaults()
     cfg.validate()
     cfg = replace(cfg, output=cfg.output or default_output(cfg))
     output = Path(cfg.output)
@@ -56,7 +57,9 @@ def train(cfg: TrainConfig) -> dict:
         stats = strategy_module(cfg.task, cfg.strategy).fit(cfg, data, model_path, model_dir)
         if not publish:  # another process of a multi-process run: the first one scores and writes
             return {}
-        write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **cfg.inference_settings())
+        # what prediction needs: from the options, and what training chose (a qa no-answer threshold)
+        learned = stats.pop("inference", {})
+        write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **cfg.inference_settings(), **learned)
 
         predictor = load_predictor(model_dir)
         metrics = {
@@ -108,13 +111,18 @@ def evaluate(run_dir: str, data: str) -> dict:
     return {"task": info["task"], "strategy": info["strategy"], "data": data, **task.score_split(predictor, split, info["labels"])}
 
 
-def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None) -> list[dict]:
+def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None) -> list[dict]:
     """Predictions for texts given directly or read from a file, one record per text in
-    input order (the fields depend on the task: see the task module's `predict_records`)."""
+    input order (the fields depend on the task: see the task module's `predict_records`).
+    For qa the texts are questions about `context`."""
     info = read_info(run_dir)
     cfg = _run_config(run_dir)
+    if context is not None and info["task"] != "qa":
+        raise UserError("--context", f"applies to qa runs; {run_dir} is a {info['task']} run")
     predictor = load_predictor(Path(run_dir) / "model")
-    return task_module(info["task"]).predict_records(predictor, cfg, list(texts or []), input_path)
+    passage = {} if context is None else {"context": context}
+    return task_module(info["task"]).predict_records(predictor, cfg, list(texts or []), input_path, **passage)
+
 
 
 def generate(run_dir: str, prompts: list[str], **options) -> list[dict]:

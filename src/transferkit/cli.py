@@ -97,16 +97,19 @@ def evaluate(run_dir, data):
 @app.command()
 @click.argument("run_dir")
 @click.argument("texts", nargs=-1)
-@click.option("--input", "input_path", help="Data file whose text column to predict (CSV, TSV, JSONL, Parquet).")
+@click.option("--input", "input_path", help="Data file to predict: its text column (classify), CoNLL/JSONL tokens (ner), question + context records (qa).")
 @click.option("--output", "output_path", help="Write JSON lines here instead of standard output.")
-def predict(run_dir, texts, input_path, output_path):
+@click.option("--question", "questions", multiple=True, help="qa: a question about --context (repeatable; arguments count as questions too).")
+@click.option("--context", help="qa: the passage the questions are answered from.")
+def predict(run_dir, texts, input_path, output_path, questions, context):
     """Predict texts given as arguments, in --input, or one per line on standard input;
-    writes one JSON line per text, in input order."""
+    writes one JSON line per text, in input order. QA: --question Q --context C."""
     from transferkit import api
 
+    texts = list(questions) + list(texts)
     if not texts and not input_path and not sys.stdin.isatty():
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    records = api.predict(run_dir, list(texts), input_path)
+    records = api.predict(run_dir, texts, input_path, context)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     if output_path:
         with open(output_path, "w") as f:

@@ -13,9 +13,24 @@ import yaml
 from transferkit.errors import UserError
 from transferkit.pretraining.corpus import DEFAULT_TOKEN_PATTERN
 
-TASKS = ("classify", "ner", "lm")
-STRATEGIES = {"classify": ("features", "finetune", "scratch", "tfidf", "wordvec"), "ner": ("features", "finetune", "scratch"), "lm": ("finetune", "scratch")}
+TASKS = ("classify", "ner", "qa", "lm")
+STRATEGIES = {
+    "classify": ("features", "finetune", "scratch", "tfidf", "wordvec"),
+    "ner": ("features", "finetune", "scratch"),
+    "qa": ("finetune", "scratch"),
+    "lm": ("finetune", "scratch"),
+}
 TAG_SCHEMES = ("auto", "iob1", "iob2", "iobes", "io")
+QA_LANGUAGES = ("auto", "en", "es", "de", "vi", "ar", "hi", "zh")
+# Options whose default depends on the task, filled in in this order by `with_task_defaults`
+# (a value, or a function of the configuration filled so far). QA windows hold a question
+# and a passage, so they are longer: 384 tokens overlapping by 128, the SQuAD reference settings.
+TASK_DEFAULTS = {
+    "classify": {"max_length": 128, "warmup_ratio": 0.06},
+    "ner": {"max_length": 128, "warmup_ratio": 0.06},
+    "qa": {"max_length": 384, "doc_stride": lambda cfg: min(128, cfg.max_length // 3), "warmup_ratio": 0.1},
+    "lm": {"max_length": 128, "warmup_ratio": 0.06},
+}
 CONTEXTS = ("document", "sentence")
 
 
@@ -54,7 +69,7 @@ class YamlConfig:
 @dataclass
 class TrainConfig(YamlConfig):
     task: str = _opt("classify", "Task: " + ", ".join(TASKS) + ".", choices=TASKS)
-    train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags.")
+    train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags; qa SQuAD JSON, or JSONL/CSV with question, context, answers.")
     dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.")
     test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.")
     model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.")
@@ -64,14 +79,16 @@ class TrainConfig(YamlConfig):
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
     label_column: str = _opt("label", "Column holding the label.")
     max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs).")
-    epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner; at most 30).")
-    lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch).")
+    epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner, 10 for qa; at most 30).")
+    lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch; qa 3e-4 finetune, 5e-4 scratch).")
     batch_size: int | None = _opt(None, "Training batch size (default: 32; ner finetune 8).")
-    max_length: int = _opt(128, "Maximum tokens per example; longer texts are truncated.")
+    max_length: int | None = _opt(None, "Maximum tokens per example (default: 128; qa 384); longer texts are truncated (ner, qa: cut into windows).")
     seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.")
     tag_column: int | None = _opt(None, "ner: the column holding the tags, counting from 1 (default: the last).")
     tag_scheme: str = _opt("auto", "ner: the files' tag scheme: auto (detect), iob1, iob2, iobes or io.", choices=TAG_SCHEMES)
-    doc_stride: int | None = _opt(None, "ner: sub-words shared by consecutive windows of a sentence longer than --max-length (default: a quarter of it).")
+    doc_stride: int | None = _opt(None, "ner, qa: sub-words shared by consecutive windows of a sentence (context) longer than --max-length (default: ner a quarter of it; qa a third, at most 128).")
+    max_answer_length: int = _opt(30, "qa: the longest answer to predict, in sub-word tokens.")
+    language: str = _opt("auto", "qa: language of the answers, for scoring (zh: per character, as MLQA); auto detects it from the contexts.", choices=QA_LANGUAGES)
     context: str | None = _opt(
         None,
         "ner: what a word sees: document (the sentences around it, up to --max-length; -DOCSTART- lines split "
@@ -84,14 +101,23 @@ class TrainConfig(YamlConfig):
     vectors: str | None = _opt(None, "wordvec: word vectors, a `pretrain word2vec` output directory or glove-50d.")
     weighting: str = _opt("mean", "wordvec: how word vectors become one text vector: mean, or tfidf (weighted by the words' TF-IDF).", choices=("mean", "tfidf"))
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).")
-    warmup_ratio: float = _opt(0.06, "Fraction of optimiser steps spent warming the learning rate up.")
+    warmup_ratio: float | None = _opt(None, "Fraction of optimiser steps spent warming the learning rate up (default: 0.06; qa 0.1).")
     weight_decay: float = _opt(0.01, "AdamW weight decay.")
     evaluations: int = _opt(10, "How many times training scores the dev set (spread evenly over the steps).")
     patience: int = _opt(5, "Stop after this many dev evaluations without improvement (counted once the dev score has first improved).")
     mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU).", choices=("auto", "no", "fp16", "bf16"))
     overwrite: bool = _opt(False, "Replace an existing run directory.")
 
+    def with_task_defaults(self) -> "TrainConfig":
+        """This configuration with the task's defaults in the options left unset."""
+        cfg = self
+        for name, default in TASK_DEFAULTS.get(self.task, {}).items():
+            if getattr(cfg, name) is None:
+                cfg = dataclasses.replace(cfg, **{name: default(cfg) if callable(default) else default})
+        return cfg
+
     def validate(self) -> None:
+        """Check a configuration that `with_task_defaults` has completed."""
         if not self.train:
             raise UserError("--train", "missing; give the training data file")
         if self.task not in TASKS:
@@ -107,7 +133,7 @@ class TrainConfig(YamlConfig):
             raise UserError("--labels-per-class", f"applies to classify only, not {self.task}")
         if self.doc_stride is not None and not 0 <= self.doc_stride < self.max_length // 2:
             raise UserError("--doc-stride", "must be at least 0 and less than half of --max-length")
-        for name in ("batch_size", "max_length", "evaluations", "patience"):
+        for name in ("batch_size", "max_length", "evaluations", "patience", "max_answer_length"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
         if self.max_steps is not None and self.max_steps < 1:
@@ -120,17 +146,21 @@ class TrainConfig(YamlConfig):
             raise UserError("--lr", "must be positive")
 
     def inference_settings(self) -> dict:
-        """What a saved model needs besides `max_length` to predict as it was scored."""
-        if self.task == "ner":
+        """What a saved model needs besides `max_length` to predict as it was scored (with
+        the task's defaults where this configuration leaves options unset)."""
+        cfg = self.with_task_defaults()
+        if cfg.task == "ner":
             from transferkit.tasks.token_tagger import default_stride
 
-            stride = self.doc_stride if self.doc_stride is not None else default_stride(self.max_length)
-            context = self.context or ("document" if self.strategy == "finetune" else "sentence")
+            stride = cfg.doc_stride if cfg.doc_stride is not None else default_stride(cfg.max_length)
+            context = cfg.context or ("document" if cfg.strategy == "finetune" else "sentence")
             return {"stride": stride, "context": context}
-        if self.task == "lm":  # perplexity_before is measured on the model the run started from
+        if cfg.task == "qa":
+            return {"stride": cfg.doc_stride, "max_answer_length": cfg.max_answer_length}
+        if cfg.task == "lm":  # perplexity_before is measured on the model the run started from
             from transferkit.models.zoo import resolve_model
 
-            return {"base_model": resolve_model(self.model)}
+            return {"base_model": resolve_model(cfg.model)}
         return {}
 
 

@@ -1,6 +1,7 @@
 """Load any run's `model/` directory as its task's predictor: for classification
 `labels` and `predict_proba(texts, pairs) -> (n, labels) array`; for NER
-`tag(sentences) -> (IOB2 tags, probabilities)`; for lm `loss(texts)` and `generate(prompts)`.
+`tag(sentences) -> (IOB2 tags, probabilities)`; for QA `read(questions, contexts, places)
+-> answer spans`; for lm `loss(texts)` and `generate(prompts)`.
 
 `model/transferkit.json` says which strategy wrote the directory; everything else in it is
 that strategy's own standard files.
@@ -39,6 +40,10 @@ def load_predictor(model_dir: Path):
         from transferkit.strategies.lm_finetune import CausalLMPredictor
 
         return CausalLMPredictor(model_dir, info["max_length"], info["base_model"])
+    if info["task"] == "qa":
+        from transferkit.tasks.span_reader import SpanReader
+
+        return SpanReader(model_dir, info["max_length"], info["stride"], info["max_answer_length"], info["no_answer_threshold"])
     if strategy == "features":
         from transferkit.strategies.features import FeaturesPredictor
 

@@ -34,15 +34,18 @@ class Recipe:
 RECIPE = Recipe(lr=1.5e-4, layer_lr_decay=0.8)
 
 
-def build_model(model_path: str, labels: list[str], from_scratch: bool, auto_class=None):
-    """A pretrained encoder with a new head for `labels` (by default a sequence classifier),
-    or, `from_scratch`, the same architecture with random weights. Always float32: a
+def build_model(model_path: str, labels: list[str] | None, from_scratch: bool, auto_class=None):
+    """A pretrained encoder with a new head for `labels` (by default a sequence classifier;
+    `labels=None` keeps the head's own outputs, as a span head's start and end), or,
+    `from_scratch`, the same architecture with random weights. Always float32: a
     directory saved in half precision records that dtype, and training in it would round
     most updates away."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     auto_class = auto_class or AutoModelForSequenceClassification
-    names = {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}}
+    names = {} if labels is None else {
+        "num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}
+    }
     if from_scratch:
         return auto_class.from_config(AutoConfig.from_pretrained(model_path, **names), dtype=torch.float32)
     return auto_class.from_pretrained(model_path, dtype=torch.float32, **names)
@@ -59,19 +62,17 @@ def dev_accuracy_scorer(tokenizer, dev, label_ids: dict[str, int], max_length: i
     return score
 
 
-def fit(
-    cfg,
-    data,
-    model_path: str,
-    model_dir: Path,
-    from_scratch: bool = False,
-    recipe: Recipe = RECIPE,
-) -> dict:
+def tokenizer_and_model(cfg, model_path: str, build):
+    """The pretrained tokenizer and `build()`'s model, built after seeding: the new head's
+    (or, for scratch, every layer's) initial weights come from the run's seed."""
     from transformers import AutoTokenizer, set_seed
 
-    set_seed(cfg.seed)  # the new head's (or, for scratch, every layer's) initial weights
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = build_model(model_path, data.labels, from_scratch)
+    set_seed(cfg.seed)
+    return AutoTokenizer.from_pretrained(model_path), build()
+
+
+def fit(cfg, data, model_path: str, model_dir: Path, from_scratch: bool = False, recipe: Recipe = RECIPE) -> dict:
+    tokenizer, model = tokenizer_and_model(cfg, model_path, lambda: build_model(model_path, data.labels, from_scratch))
     label_ids = {label: i for i, label in enumerate(data.labels)}
     train_items = encode_texts(tokenizer, data.train.texts, data.train.pairs, cfg.max_length)
     for item, label in zip(train_items, data.train.labels):

@@ -43,19 +43,8 @@ def dev_f1_scorer(tokenizer, dev, max_length: int, window_stride: int, documents
     return score
 
 
-def fit(
-    cfg,
-    data,
-    model_path: str,
-    model_dir: Path,
-    from_scratch: bool = False,
-    recipe: finetune.Recipe = RECIPE,
-) -> dict:
-    from transformers import AutoTokenizer, set_seed
-
-    set_seed(cfg.seed)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = build_model(model_path, data.labels, from_scratch)
+def fit(cfg, data, model_path: str, model_dir: Path, from_scratch: bool = False, recipe: finetune.Recipe = RECIPE) -> dict:
+    tokenizer, model = finetune.tokenizer_and_model(cfg, model_path, lambda: build_model(model_path, data.labels, from_scratch))
     label_ids = {label: i for i, label in enumerate(data.labels)}
     tag_ids = [[label_ids[t] for t in tags] for tags in data.train.tags]
     stride = cfg.inference_settings()["stride"]

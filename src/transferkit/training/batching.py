@@ -22,7 +22,8 @@ def encode_texts(tokenizer, texts: list[str], pairs: list[str] | None, max_lengt
 
 
 class PadCollator:
-    """Pad a list of encoded items to the batch's longest; per-token `labels` are padded with -100."""
+    """Pad a list of encoded items to the batch's longest; per-token `labels` are padded with
+    -100, and values given once per example (a class, an answer position) are stacked."""
 
     def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
@@ -30,26 +31,22 @@ class PadCollator:
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         width = max(len(item["input_ids"]) for item in items)
         batch = {"attention_mask": torch.zeros(len(items), width, dtype=torch.long)}
-        for key in items[0]:
-            if key == "labels":
-                batch["labels"] = _labels(items, width)
-                continue
-            fill = self.pad_token_id if key == "input_ids" else 0
-            batch[key] = torch.full((len(items), width), fill, dtype=torch.long)
+        per_token = []
+        for key, value in items[0].items():
+            if not isinstance(value, list):  # one value per example: a class, an answer's position
+                batch[key] = torch.tensor([item[key] for item in items])
+            elif key == "labels":
+                batch[key] = torch.tensor([item[key] + [IGNORE] * (width - len(item[key])) for item in items])
+            else:
+                fill = self.pad_token_id if key == "input_ids" else 0
+                batch[key] = torch.full((len(items), width), fill, dtype=torch.long)
+                per_token.append(key)
         for row, item in enumerate(items):
             n = len(item["input_ids"])
             batch["attention_mask"][row, :n] = 1
-            for key, values in item.items():
-                if key != "labels":
-                    batch[key][row, :n] = torch.tensor(values)
+            for key in per_token:
+                batch[key][row, :n] = torch.tensor(item[key])
         return batch
-
-
-def _labels(items: list[dict], width: int) -> torch.Tensor:
-    """One label per example, or one per token padded with -100 (ignored by the loss)."""
-    if not isinstance(items[0]["labels"], list):
-        return torch.tensor([item["labels"] for item in items])
-    return torch.tensor([item["labels"] + [IGNORE] * (width - len(item["labels"])) for item in items])
 
 
 class LengthGroupedBatchSampler:

@@ -1,0 +1,139 @@
+"""Answer spans from a transformers `*ForQuestionAnswering` model, over context windows.
+
+Decoding follows the reference SQuAD recipe (transformers' `run_qa` post-processing):
+in each window the `n_best` highest start and end logits over context tokens are paired,
+pairs with the end before the start or longer than `max_answer_length` tokens are
+dropped, and a pair scores `start_logit + end_logit`. Raw logits (not per-window
+softmaxes) are what make windows comparable: a window that does not hold the answer was
+trained to put its mass on `[CLS]`, which lowers its span logits. The answer is the best
+pair over all of a question's windows; its reported `score` is its softmax probability
+among the n-best pairs (and, for v2, the no-answer option).
+
+SQuAD v2: the no-answer logit is the lowest `[CLS]` start + end logit over the windows,
+and a question gets no answer when it beats the best span by more than a threshold,
+chosen to maximise F1 on dev (`choose_threshold`, the official v2 script's search).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from transferkit.evaluation.qa_metrics import f1
+from transferkit.tasks.token_tagger import on_device
+from transferkit.training.batching import PadCollator, sorted_batches
+from transferkit.training.qa_windows import QAWindows, encode_windows
+
+N_BEST = 20
+
+
+@dataclass
+class Reading:
+    """The best span of one question, and the no-answer logit that competes with it."""
+
+    text: str
+    start: int | None  # characters into the context; None for no answer
+    end: int | None
+    score: float  # probability among the n-best candidates
+    span_logit: float  # start + end logit of the best span (-inf when no span fits)
+    null_logit: float  # the lowest [CLS] start + end logit over the windows
+    null_score: float = 0.0  # v2: the probability of "no answer" among the same candidates
+
+    def no_answer(self) -> "Reading":
+        return Reading("", None, None, self.null_score, self.span_logit, self.null_logit, self.null_score)
+
+
+@torch.inference_mode()
+def window_logits(model, windows: QAWindows, pad_token_id: int, batch_size: int = 64) -> list[np.ndarray]:
+    """`(2, tokens)` start and end logits of every window, in window order."""
+    was_training = model.training
+    model.eval()
+    collate = PadCollator(pad_token_id)
+    inputs = [{k: v for k, v in item.items() if k in ("input_ids", "token_type_ids")} for item in windows.items]
+    out: list[np.ndarray] = [None] * len(inputs)
+    for batch_ids in sorted_batches([len(item["input_ids"]) for item in inputs], batch_size):
+        result = model(**on_device(model, collate([inputs[i] for i in batch_ids])))
+        logits = torch.stack([result.start_logits, result.end_logits], dim=1).float().cpu().numpy()
+        for row, i in enumerate(batch_ids):
+            out[i] = logits[row, :, : len(inputs[i]["input_ids"])]
+    model.train(was_training)
+    return out
+
+
+def decode(windows: QAWindows, logits: list[np.ndarray], contexts: list[str], max_answer_length: int, v2: bool) -> list[Reading]:
+    """The best answer span of every question (`contexts[i]` is question i's context)."""
+    candidates: list[list[tuple[float, int, int]]] = [[] for _ in contexts]
+    null = [np.inf] * len(contexts)
+    for w, (i, offsets) in enumerate(zip(windows.example, windows.offsets)):
+        start_logits, end_logits = logits[w]
+        null[i] = min(null[i], float(start_logits[0] + end_logits[0]))
+        inside = np.array([o is not None for o in offsets])
+        starts = _top(start_logits, inside)
+        ends = _top(end_logits, inside)
+        for s in starts:
+            for e in ends:
+                if s <= e < s + max_answer_length:
+                    candidates[i].append((float(start_logits[s] + end_logits[e]), offsets[s][0], offsets[e][1]))
+    readings = []
+    for i, found in enumerate(candidates):
+        found = sorted(found, reverse=True)[:N_BEST]
+        if not found:
+            readings.append(Reading("", None, None, float(v2), float("-inf"), null[i], float(v2)))
+            continue
+        logit, start, end = found[0]
+        pool = np.array([c[0] for c in found] + ([null[i]] if v2 else []))
+        weights = np.exp(pool - pool.max()) / np.exp(pool - pool.max()).sum()
+        readings.append(Reading(contexts[i][start:end], start, end, float(weights[0]), logit, null[i], float(weights[-1]) if v2 else 0.0))
+    return readings
+
+
+def _top(logits: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Positions of the `N_BEST` highest logits among context tokens."""
+    positions = np.flatnonzero(inside)
+    return positions[np.argsort(-logits[positions], kind="stable")[:N_BEST]]
+
+
+def apply_threshold(readings: list[Reading], threshold: float) -> list[Reading]:
+    """No answer where the no-answer logit beats the best span's by more than `threshold`."""
+    return [r.no_answer() if r.null_logit - r.span_logit > threshold else r for r in readings]
+
+
+def choose_threshold(readings: list[Reading], golds: list[list[str]], language: str) -> float:
+    """The threshold that maximises v2 F1 on these labelled questions: each question's
+    no-answer margin is a candidate, tried from answering none to answering all."""
+    margins = np.array([r.null_logit - r.span_logit for r in readings])
+    answered = np.array([max(f1(r.text, g, language, empty_matches_empty=True) for g in gold or [""]) for r, gold in zip(readings, golds)])
+    unanswered = np.array([0.0 if gold else 1.0 for gold in golds])
+    order = np.argsort(margins, kind="stable")
+    # total F1 when the questions with the k smallest margins are answered, k = 0..n
+    totals = unanswered.sum() + np.concatenate([[0.0], np.cumsum(answered[order] - unanswered[order])])
+    k = int(np.argmax(totals))
+    finite = margins[np.isfinite(margins)]
+    if k == 0:
+        return float(finite.min() - 1.0) if finite.size else 0.0
+    return float(margins[order[k - 1]])
+
+
+class SpanReader:
+    """A run's QA model directory, loaded once for answering. `no_answer_threshold` is
+    None for a model trained on SQuAD v1-style data (every question has an answer)."""
+
+    def __init__(self, model_dir: Path, max_length: int, stride: int, max_answer_length: int, no_answer_threshold: float | None):
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        self.max_length, self.stride, self.max_answer_length = max_length, stride, max_answer_length
+        self.no_answer_threshold = no_answer_threshold
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=torch.float32).eval()
+        if torch.cuda.is_available():
+            self.model.cuda()
+
+    def read(self, questions: list[str], contexts: list[str], places: list[str]) -> list[Reading]:
+        windows = encode_windows(self.tokenizer, questions, contexts, self.max_length, self.stride, places)
+        logits = window_logits(self.model, windows, self.tokenizer.pad_token_id)
+        v2 = self.no_answer_threshold is not None
+        readings = decode(windows, logits, contexts, self.max_answer_length, v2)
+        return apply_threshold(readings, self.no_answer_threshold) if v2 else readings
