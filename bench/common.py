@@ -33,3 +33,10 @@ def write_results(name: str, markdown: str, data: dict) -> None:
     (RESULTS / f"{name}.md").write_text(markdown)
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2))
     print(markdown)
+
+
+def write_runs(name: str, lines: list[str], rows: list[dict]) -> None:
+    """A benchmark of several runs: its table `lines`, then each row's command, and the
+    runs as JSON (merged into by later partial runs)."""
+    lines = lines + ["", "Commands (one per row):", ""] + [f"- `{r['command']}`" for r in rows]
+    write_results(name, "\n".join(lines) + "\n", {"machine": machine(), "runs": rows})

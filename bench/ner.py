@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, shown, write_results  # noqa: E402
+from common import DATASETS, RESULTS, machine, shown, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -114,8 +114,7 @@ def report(rows: list[dict]) -> None:
             f"| {r['dev_f1']:.3f} | {per_type} | {r['train_seconds']:.0f} | {r['wall_seconds'] / 60:.1f} "
             f"| {ANCHORS.get((r['dataset'], r['strategy']), '—')} |"
         )
-    lines += ["", "Commands (one per row):", ""] + [f"- `{r['command']}`" for r in rows]
-    write_results("ner", "\n".join(lines) + "\n", {"machine": machine(), "runs": rows})
+    write_runs("ner", lines, rows)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, shown, write_results  # noqa: E402
+from common import DATASETS, RESULTS, machine, shown, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -88,8 +88,7 @@ def report(rows: list[dict]) -> None:
             f"| {r['strategy']} | **{r['test_f1']:.4f}** | {r['test_exact_match']:.4f} | {d['epochs']} | {d['lr']:g} "
             f"| {r['train_seconds']:.0f} | {r['wall_seconds'] / 60:.1f} | {ANCHORS.get(r['strategy'], '—')} |"
         )
-    lines += ["", "Commands (one per row):", ""] + [f"- `{r['command']}`" for r in rows]
-    write_results("qa", "\n".join(lines) + "\n", {"machine": machine(), "runs": rows})
+    write_runs("qa", lines, rows)
 
 
 if __name__ == "__main__":
