@@ -40,3 +40,15 @@ def write_runs(name: str, lines: list[str], rows: list[dict]) -> None:
     runs as JSON (merged into by later partial runs)."""
     lines = lines + ["", "Commands (one per row):", ""] + [f"- `{r['command']}`" for r in rows]
     write_results(name, "\n".join(lines) + "\n", {"machine": machine(), "runs": rows})
+
+
+def option_flags(options: dict) -> str:
+    """A run's non-default options as the command-line flags that give them."""
+    return "".join(f" --{k.replace('_', '-')} {v}" for k, v in options.items())
+
+
+def timing(metrics: dict, wall: float) -> dict:
+    """The speed fields every benchmark row carries: loop seconds, whole-call wall
+    seconds, and the training statistics (without the per-evaluation history)."""
+    train = metrics["train"]
+    return {"train_seconds": train["seconds"], "wall_seconds": wall, "details": {k: v for k, v in train.items() if k != "dev_history"}}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, shown, write_runs  # noqa: E402
+from common import DATASETS, RESULTS, machine, option_flags, shown, timing, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -64,7 +64,7 @@ def main() -> None:
             started = time.perf_counter()
             m = api.train(cfg)
             wall = time.perf_counter() - started
-            flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in options.items())
+            flags = option_flags(options)
             rows = [r for r in rows if (r["dataset"], r["strategy"]) != (dataset, strategy)]
             rows.append({
                 "dataset": dataset,
@@ -77,9 +77,7 @@ def main() -> None:
                 "dev_f1": m["dev"]["f1"],
                 "seqeval_test_f1": seqeval_f1(Path(cfg.output)),
                 "per_type_f1": {k: v["f1"] for k, v in m["test"]["per_type"].items()},
-                "train_seconds": m["train"]["seconds"],
-                "wall_seconds": wall,
-                "details": {k: v for k, v in m["train"].items() if k != "dev_history"},
+                **timing(m, wall),
             })
             rows.sort(key=lambda r: (list(DATA).index(r["dataset"]), r["strategy"] != "finetune", r["strategy"]))
             report(rows)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, shown, write_runs  # noqa: E402
+from common import DATASETS, RESULTS, machine, option_flags, shown, timing, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -53,7 +53,7 @@ def main() -> None:
         started = time.perf_counter()
         m = api.train(cfg)
         wall = time.perf_counter() - started
-        flags = "".join(f" --{k.replace('_', '-')} {v}" for k, v in options.items())
+        flags = option_flags(options)
         rows = [r for r in rows if r["strategy"] != strategy]
         rows.append({
             "strategy": strategy,
@@ -61,9 +61,7 @@ def main() -> None:
             f"--strategy {strategy}{flags} --seed {args.seed}",
             "test_f1": m["test"]["f1"],
             "test_exact_match": m["test"]["exact_match"],
-            "train_seconds": m["train"]["seconds"],
-            "wall_seconds": wall,
-            "details": {k: v for k, v in m["train"].items() if k != "dev_history"},
+            **timing(m, wall),
         })
         rows.sort(key=lambda r: r["strategy"] != "finetune")
         report(rows)
