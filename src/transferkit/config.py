@@ -106,6 +106,13 @@ class TrainConfig(YamlConfig):
     evaluations: int = _opt(10, "How many times training scores the dev set (spread evenly over the steps).")
     patience: int = _opt(5, "Stop after this many dev evaluations without improvement (counted once the dev score has first improved).")
     mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU).", choices=("auto", "no", "fp16", "bf16"))
+    weight_average: str = _opt(
+        "none",
+        "finetune, scratch: ema also scores a moving average of the weights at each dev evaluation and keeps it where it "
+        "scores best (costs a second dev pass; on CoNLL-2003 dev it led 8 of 10 evaluations but not the best one, "
+        "bench/results/ner_weight_average.md); none does not.",
+        choices=("ema", "none"),
+    )
     overwrite: bool = _opt(False, "Replace an existing run directory.")
 
     def with_task_defaults(self) -> "TrainConfig":

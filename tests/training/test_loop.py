@@ -100,3 +100,29 @@ def test_layer_wise_learning_rates_decay_from_head_to_embeddings():
     assert by_name[id(named["bert.embeddings.word_embeddings.weight"])]["lr"] == 0.25
     assert by_name[id(named["bert.encoder.layer.0.output.dense.bias"])]["weight_decay"] == 0.0
     assert sum(len(g["params"]) for g in groups) == len(named)
+
+
+def test_weight_average_is_scored_beside_the_live_weights_and_kept_when_it_wins():
+    data = items()
+    model = tiny_model()
+    seen = []
+
+    def score(m):  # each evaluation scores the live weights, then the average
+        seen.append({k: v.clone() for k, v in m.state_dict().items()})
+        return 0.9 if len(seen) == 4 else 0.1  # the average at the second evaluation
+
+    result = train_loop(model, data, PadCollator(0), settings(weight_average=True), score_dev=score)
+    assert len(result.history) == 8 and len(seen) == 16
+    assert result.history[1]["dev_average"] == 0.9 and result.history[1]["dev_live"] == 0.1
+    assert result.best_step == 16 and result.best_weights == "average"
+    assert all(torch.equal(v, seen[3][k]) for k, v in model.state_dict().items())
+    assert not all(torch.equal(v, seen[2][k]) for k, v in seen[3].items())  # the average is not the live weights
+
+
+def test_weight_average_leaves_training_itself_unchanged():
+    data = items()
+    plain, averaged = tiny_model(), tiny_model()
+    train_loop(plain, data, PadCollator(0), settings(epochs=2), score_dev=lambda m: 0.5)
+    result = train_loop(averaged, data, PadCollator(0), settings(epochs=2, weight_average=True), score_dev=lambda m: 0.5)
+    assert result.best_weights == "live"  # a tie keeps the live weights
+    assert all(torch.equal(v, averaged.state_dict()[k]) for k, v in plain.state_dict().items())

@@ -99,6 +99,7 @@ def train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir: Pat
         patience=cfg.patience,
         mixed_precision=cfg.mixed_precision,
         max_steps=cfg.max_steps,
+        weight_average=cfg.weight_average == "ema",
     )
     result = train_loop(model, train_items, PadCollator(tokenizer.pad_token_id), settings, score_dev, cfg.strategy)
     model.save_pretrained(model_dir)
@@ -113,6 +114,7 @@ def train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir: Pat
         "steps": result.steps,
         "best_dev": result.best_score,
         "best_step": result.best_step,
+        "best_weights": result.best_weights,
         "dev_history": result.history,
     }
 

@@ -1,5 +1,5 @@
 """The fine-tuning loop: AdamW, warm-up then linear decay, periodic dev evaluation,
-early stopping, and the best checkpoint kept.
+early stopping, and the best checkpoint kept (optionally of a running weight average).
 
 Built on accelerate so the same loop runs on a CPU, on a GPU with mixed precision, or
 in several processes under `accelerate launch` / torchrun. Written by hand rather than
@@ -10,6 +10,7 @@ enough to read. Task modules supply the model, the encoded examples and a dev sc
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import time
@@ -38,6 +39,7 @@ class LoopSettings:
     layer_lr_decay: float
     max_grad_norm: float = 1.0
     max_steps: int | None = None  # exactly this many optimiser steps, overriding `epochs`
+    weight_average: bool = False  # also score a moving average of the weights (weight_average.py)
 
 
 @dataclass
@@ -47,6 +49,7 @@ class LoopResult:
     steps: int
     best_score: float | None
     best_step: int | None
+    best_weights: str | None = None  # "live", or "average" when the weight average scored best
     history: list[dict] = field(default_factory=list)
 
 
@@ -91,6 +94,10 @@ def resolve_mixed_precision(choice: str) -> str:
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
+def state_copy(model: torch.nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def train_loop(
     model: torch.nn.Module,
     train_items: list[dict],
@@ -100,11 +107,13 @@ def train_loop(
     description: str = "train",
 ) -> LoopResult:
     """Train `model` in place; with `score_dev` (higher is better) it ends holding the
-    weights of its best dev evaluation, else those of the last step."""
+    weights of its best dev evaluation (live or, with `weight_average`, averaged), else
+    those of the last step."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     from transferkit.training.batching import LengthGroupedBatchSampler
+    from transferkit.training.weight_average import WeightAverage
 
     set_seed(settings.seed)
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=resolve_mixed_precision(settings.mixed_precision))
@@ -122,6 +131,7 @@ def train_loop(
         optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
     )
     eval_every = max(1, math.ceil(total / settings.evaluations))
+    average = WeightAverage(model, total) if settings.weight_average and score_dev is not None else None
 
     result = LoopResult(seconds=0.0, examples=0, steps=0, best_score=None, best_step=None)
     best_state = None
@@ -138,6 +148,8 @@ def train_loop(
             if settings.max_grad_norm:
                 accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
             optimizer.step()
+            if average is not None:
+                average.update()
             schedule.step()
             optimizer.zero_grad(set_to_none=True)
             result.examples += batch["input_ids"].shape[0]  # this process's; summed over processes below
@@ -148,13 +160,20 @@ def train_loop(
             if score_dev is not None and (result.steps % eval_every == 0 or result.steps == total):
                 result.seconds += time.perf_counter() - started
                 model.eval()
-                score = score_dev(accelerator.unwrap_model(model))
+                unwrapped = accelerator.unwrap_model(model)
+                scores = {"live": score_dev(unwrapped)}
+                if average is not None:
+                    with average.swapped_in():
+                        scores["average"] = score_dev(unwrapped)
+                weights, score = max(scores.items(), key=lambda pair: pair[1])  # live on a tie
                 model.train()
-                result.history.append({"step": result.steps, "dev": score, "loss": loss.item()})
+                entry = {"step": result.steps, "dev": score, "loss": loss.item()}
+                result.history.append(entry if average is None else {**entry, **{f"dev_{k}": v for k, v in scores.items()}})
                 bar.set_postfix(loss=f"{loss.item():.4f}", dev=f"{score:.4f}")
                 if result.best_score is None or score > result.best_score:
-                    result.best_score, result.best_step, since_best = score, result.steps, 0
-                    best_state = {k: v.detach().clone() for k, v in accelerator.unwrap_model(model).state_dict().items()}
+                    result.best_score, result.best_step, result.best_weights, since_best = score, result.steps, weights, 0
+                    with average.swapped_in() if weights == "average" else contextlib.nullcontext():
+                        best_state = state_copy(unwrapped)
                 elif result.best_score > result.history[0]["dev"]:
                     # Patience runs only once the dev score has moved off its first value: a
                     # model trained from random weights can score a flat 0 (no entity found)
