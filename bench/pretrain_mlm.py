@@ -65,7 +65,7 @@ def main() -> None:
         f"(pretraining {mlm_minutes:.1f} min).",
         "",
         f"**Pretraining**: `transferkit pretrain mlm --model minilm --corpus {shown(train)} --eval-corpus <first {args.eval_reviews} of {shown(heldout)}> --max-steps {args.mlm_steps}` "
-        f"(15% token masking, batch 32, 128 tokens, lr 1e-4; MiniLM has no masked-LM head, so one tied to the input embeddings was added: {mlm['mlm_head']}). "
+        f"(15% token masking, batch 32, 128 tokens, lr 1e-4; masked-LM head: {mlm['mlm_head']}, as MiniLM's checkpoint has none). "
         f"{mlm['train']['steps']} steps, {mlm['train']['examples']:,} sequences ({mlm['train']['examples'] / mlm['sequences']['train']:.1%} of the corpus), {mlm['train']['seconds']:.0f} s. "
         f"Held-out masked-LM loss {mlm['eval_loss_before']:.3f} → {mlm['eval_loss_after']:.3f}.",
         "",
