@@ -11,7 +11,7 @@ from pathlib import Path
 
 from transferkit.strategies import finetune
 from transferkit.tasks.ner import entity_metrics
-from transferkit.tasks.token_tagger import most_probable_tags, word_probabilities
+from transferkit.tasks.token_tagger import best_tags, word_probabilities
 from transferkit.training.word_windows import encode_words
 
 # Chosen on the CoNLL-2003 *dev* split (bench/ner_recipe.py, bench/results/ner_recipe*.md):
@@ -37,7 +37,7 @@ def dev_f1_scorer(tokenizer, dev, max_length: int, window_stride: int, documents
     lengths = [len(sentence) for sentence in dev.tokens]
 
     def score(model) -> float:
-        predicted, _ = most_probable_tags(model, word_probabilities(model, encoded, lengths, tokenizer.pad_token_id))
+        predicted, _ = best_tags(model, word_probabilities(model, encoded, lengths, tokenizer.pad_token_id))
         return entity_metrics(dev.tags, predicted)["f1"]
 
     return score

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from transferkit.tasks import iob2_decoding
 from transferkit.training.batching import PadCollator, sorted_batches
 from transferkit.training.word_windows import EncodedWords, encode_words
 
@@ -52,10 +53,9 @@ def word_probabilities(model, encoded: EncodedWords, lengths: list[int], pad_tok
     return out
 
 
-def most_probable_tags(model, probabilities: list[np.ndarray]) -> tuple[list[list[str]], list[np.ndarray]]:
-    """The most probable IOB2 tag of each word, and its probability."""
-    names = model.config.id2label
-    return [[names[int(i)] for i in p.argmax(axis=1)] for p in probabilities], [p.max(axis=1) for p in probabilities]
+def best_tags(model, probabilities: list[np.ndarray]) -> tuple[list[list[str]], list[np.ndarray]]:
+    """The most probable valid IOB2 tags of each sentence, and each tag's probability."""
+    return iob2_decoding.decode(probabilities, [model.config.id2label[i] for i in range(model.config.num_labels)])
 
 
 class TokenTagger:
@@ -70,10 +70,14 @@ class TokenTagger:
         if torch.cuda.is_available():
             self.model.cuda()
 
-    def tag(self, sentences: list[list[str]], documents: list[int] | None = None) -> tuple[list[list[str]], list[np.ndarray]]:
-        """The most probable IOB2 tag of each word of each sentence, and its probability;
-        a model trained with document context reads `documents`' sentences together."""
+    def probabilities(self, sentences: list[list[str]], documents: list[int] | None = None) -> list[np.ndarray]:
+        """Every word's tag probabilities, `(words, tags)` per sentence; a model trained
+        with document context reads `documents`' sentences together."""
         documents = documents if self.context == "document" else None
         encoded = encode_words(self.tokenizer, sentences, self.max_length, self.stride, documents=documents)
         lengths = [len(sentence) for sentence in sentences]
-        return most_probable_tags(self.model, word_probabilities(self.model, encoded, lengths, self.tokenizer.pad_token_id))
+        return word_probabilities(self.model, encoded, lengths, self.tokenizer.pad_token_id)
+
+    def tag(self, sentences: list[list[str]], documents: list[int] | None = None) -> tuple[list[list[str]], list[np.ndarray]]:
+        """The most probable valid IOB2 tags of each sentence, and each tag's probability."""
+        return best_tags(self.model, self.probabilities(sentences, documents))
