@@ -8,6 +8,7 @@ import yaml
 
 from transferkit import api
 from transferkit.config import TrainConfig
+from transferkit.rundir import MARKER_FILE
 
 
 def config(sentiment, tmp_path, **kw) -> TrainConfig:
@@ -18,7 +19,7 @@ def config(sentiment, tmp_path, **kw) -> TrainConfig:
 def test_tfidf_run_directory_has_the_documented_layout(sentiment, tmp_path):
     metrics = api.train(config(sentiment, tmp_path, strategy="tfidf"))
     run = tmp_path / "run"
-    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "metrics.json", "model", "predictions"]
+    assert sorted(p.name for p in run.iterdir()) == [MARKER_FILE, "config.yaml", "metrics.json", "model", "predictions"]
     on_disk = json.loads((run / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     assert {"task", "strategy", "model", "labels", "dev", "test", "train", "versions"} <= set(on_disk)

@@ -17,7 +17,7 @@ from pathlib import Path
 from transferkit.config import TrainConfig
 from transferkit.errors import UserError
 from transferkit.models.zoo import resolve_model
-from transferkit.rundir import check_output, library_versions, staged_run_dir
+from transferkit.rundir import library_versions, staged_run_dir
 from transferkit.serving.predictor import load_predictor, read_info, write_info
 from transferkit.strategies import USES_PRETRAINED_MODEL, strategy_module
 
@@ -45,13 +45,12 @@ def train(cfg: TrainConfig) -> dict:
     cfg.validate()
     cfg = replace(cfg, output=cfg.output or default_output(cfg))
     output = Path(cfg.output)
-    check_output(output, cfg.overwrite)
-    task = task_module(cfg.task)
-    data = task.load_data(cfg)
-    model_path = resolve_model(cfg.model) if USES_PRETRAINED_MODEL[cfg.strategy] else None
-
+    inputs = [cfg.train, cfg.dev, cfg.test, cfg.vectors, cfg.model]
     publish = is_main_process()
-    with staged_run_dir(output, cfg.overwrite, publish=publish) as staging:
+    with staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs) as staging:
+        task = task_module(cfg.task)
+        data = task.load_data(cfg)
+        model_path = resolve_model(cfg.model) if USES_PRETRAINED_MODEL[cfg.strategy] else None
         model_dir = staging / "model"
         model_dir.mkdir()
         stats = strategy_module(cfg.task, cfg.strategy).fit(cfg, data, model_path, model_dir)

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import sys
 import typing
+from pathlib import Path
 
 import click
 from click.core import ParameterSource
 
 from transferkit import __version__
 from transferkit.config import MaskedLMConfig, TrainConfig, Word2VecConfig
-from transferkit.errors import UserError
+from transferkit.errors import Terminated, UserError
+from transferkit.rundir import output_file
 
 
 def _click_type(f: dataclasses.Field, cls):
@@ -109,13 +112,16 @@ def predict(run_dir, texts, input_path, output_path, questions, context):
     texts = list(questions) + list(texts)
     if not texts and not input_path and not sys.stdin.isatty():
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    records = api.predict(run_dir, texts, input_path, context)
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    if output_path:
-        with open(output_path, "w") as f:
-            f.write(lines)
-    else:
-        click.echo(lines, nl=False)
+    if not output_path:
+        click.echo(_json_lines(api.predict(run_dir, texts, input_path, context)), nl=False)
+        return
+    run_files = [Path(run_dir) / name for name in ("model", "config.yaml", "metrics.json")]
+    with output_file(output_path, inputs=[input_path, *run_files]) as partial:  # checked before predicting
+        partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context)))
+
+
+def _json_lines(records: list[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
 
 
 @app.command()
@@ -220,11 +226,17 @@ def quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
 
 
+def _terminate(signum, frame):
+    """SIGTERM unwinds like Ctrl-C, so staging folders and locks are cleaned up."""
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
     quiet_libraries()
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in args
     args = [a for a in args if a != "--verbose"]  # accepted anywhere on the line
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         app.main(args=args, prog_name="transferkit", standalone_mode=False)
     except UserError as e:
@@ -232,6 +244,14 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
+    except OSError as e:
+        if verbose or not e.filename:  # without a file name it is no user's fault
+            raise
+        click.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
+        sys.exit(2)
+    except Terminated:
+        click.echo("error: terminated; nothing was written", err=True)
+        sys.exit(143)
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         sys.exit(130)
@@ -240,3 +260,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

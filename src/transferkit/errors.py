@@ -16,3 +16,8 @@ class UserError(Exception):
         super().__init__(f"{where}: {message}")
         self.where = where
         self.message = message
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that a run unwinds (and cleans up) as for
+    Ctrl-C. A BaseException, so no `except Exception` on the way swallows it."""

@@ -1,48 +1,235 @@
-"""Write a run directory atomically: everything goes into a hidden sibling folder that is
-renamed into place only when the run has finished, so a crash or a bad input never
-leaves a half-written run that looks complete."""
+"""Safe, atomic outputs: the one place that decides where transferkit may write.
+
+A run (and a `pretrain` output) is written into a hidden sibling, `.NAME.partial`, that is
+renamed into place only when the work has finished, so a crash or a bad input never leaves
+a half-written directory that looks complete. Around that:
+
+- **Only transferkit's own outputs are replaced.** `--overwrite` replaces a directory that
+  carries transferkit's marker file (or, for directories written before the marker existed,
+  a `metrics.json` that names transferkit's version), or an empty one; anything else is
+  refused before any work, so a user's data folder is never deleted.
+- **An output never swallows an input or the working directory**: an output that equals or
+  contains an input path, the working directory, or one of its parents is refused.
+- **One writer per output**: an exclusive `flock` on `.NAME.lock` beside the output is held
+  from the first check to the publishing rename; the operating system releases it however
+  the process ends, so a second run at the same output fails at once, and a lock left by a
+  killed run is simply taken over. Publishing also refuses a directory that appeared while
+  the run was working.
+- **Leftovers are visible.** A run killed without a chance to clean up (`kill -9`, a power
+  cut) leaves `.NAME.partial`; the next run at that output names it and asks for
+  `--overwrite` instead of silently starting a second one.
+
+`output_file` does the same for a single file (`predict --output`): checked and its folder
+created before any prediction, written to a temporary sibling, renamed into place.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
+import tempfile
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from transferkit.errors import UserError
 
+MARKER_FILE = ".transferkit-output"  # in every directory transferkit publishes
 
-def check_output(output: Path, overwrite: bool) -> None:
-    if output.exists() and not overwrite:
+
+def partial_dir(output: Path) -> Path:
+    """Where a run at `output` is written until it has finished."""
+    return output.parent / f".{output.name}.partial"
+
+
+def lock_file(output: Path) -> Path:
+    return output.parent / f".{output.name}.lock"
+
+
+def is_transferkit_output(path: Path) -> bool:
+    """Whether `--overwrite` may replace `path`: a directory that transferkit wrote (a run,
+    vectors, a model), or an empty one (nothing in it to lose)."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    if (path / MARKER_FILE).is_file() or not any(path.iterdir()):
+        return True
+    try:  # written before the marker existed: metrics.json names transferkit's version
+        metrics = json.loads((path / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(metrics, dict) and "transferkit" in (metrics.get("versions") or {})
+
+
+def os_error(path: Path | str, error: OSError, what: str) -> UserError:
+    """A file-system fault as the one-line error: the path, the system's reason, and what to do."""
+    return UserError(str(path), f"{what}: {error.strerror or error}")
+
+
+def _contains(outer: Path, inner: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def check_output(output: Path, overwrite: bool, inputs: Iterable[str | Path | None] = ()) -> None:
+    """Refuse, before any work, an output that must not be written: one that would replace
+    something transferkit did not write, swallow an input or the working directory, or
+    that is not a directory."""
+    try:
+        resolved = output.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop on older Pythons
+        raise UserError(str(output), f"cannot be resolved ({e}); give a plain directory path") from None
+    cwd = Path.cwd().resolve()
+    if _contains(resolved, cwd):
+        raise UserError(str(output), "is the working directory or one of its parents; give a new folder for the output")
+    for source in inputs:
+        if source and os.path.lexists(Path(source).expanduser()) and _contains(resolved, Path(source).expanduser().resolve()):
+            raise UserError(str(output), f"contains the input {source}; write the output to another folder")
+    if not os.path.lexists(output):
+        return
+    if output.is_symlink():
+        raise UserError(str(output), "is a symbolic link; give the directory itself, or a new one")
+    if not output.is_dir():
+        raise UserError(str(output), "exists and is not a directory; choose another --output")
+    if not overwrite:
         raise UserError(str(output), "already exists; choose another --output or pass --overwrite")
-    if output.exists() and not output.is_dir():
-        raise UserError(str(output), "exists and is not a directory")
+    if not is_transferkit_output(output):
+        raise UserError(
+            str(output),
+            "exists and was not written by transferkit; --overwrite only replaces transferkit's own outputs: "
+            "choose another --output",
+        )
 
 
 @contextmanager
-def staged_run_dir(output: Path, overwrite: bool, publish: bool = True):
-    """Yield a temporary folder; on success it replaces `output`, on failure it is removed.
-    With `publish=False` (the other processes of a multi-process run) it is always removed."""
-    check_output(output, overwrite)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = output.parent / f".{output.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold the exclusive lock on `output` (a second holder fails at once)."""
+    path = lock_file(output)
+    while True:
+        try:
+            handle = open(path, "a+")
+        except OSError as e:
+            raise os_error(output.parent, e, "cannot write here") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            raise UserError(
+                str(output),
+                f"another transferkit run{f' (process {holder})' if holder else ''} is writing this output; "
+                "wait for it to finish or choose another --output",
+            ) from None
+        # The file may have been unlinked by the holder we waited behind: lock the one at the path.
+        try:
+            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
     try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still holding it, so no one waits on a dead file
+        handle.close()
+
+
+@contextmanager
+def staged_run_dir(output: Path, overwrite: bool, publish: bool = True, inputs: Iterable[str | Path | None] = ()):
+    """Check and lock `output`, then yield an empty staging folder; on success it becomes
+    `output` (replacing the transferkit output there with `overwrite`), on any failure it is
+    removed. With `publish=False` (the other processes of a multi-process run) the folder is
+    a private temporary one, always removed, and the output is neither locked nor written."""
+    check_output(output, overwrite, inputs)
     if not publish:
-        shutil.rmtree(staging, ignore_errors=True)
-    elif output.exists():
-        retired = output.parent / f".{output.name}.old-{os.getpid()}"
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.rank-"))
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise os_error(output.parent, e, "cannot create the output's folder") from None
+    with output_lock(output):
+        check_output(output, overwrite, inputs)  # again, now that no other run can change it
+        existed = output.exists()
+        staging = partial_dir(output)
+        if os.path.lexists(staging):
+            if not overwrite:
+                raise UserError(
+                    str(output),
+                    f"an interrupted run left {staging}; pass --overwrite to start again (it is deleted), "
+                    "or remove it",
+                )
+            shutil.rmtree(staging)
+        try:
+            staging.mkdir()
+        except OSError as e:
+            raise os_error(staging, e, "cannot create the staging folder") from None
+        (staging / MARKER_FILE).write_text("written by transferkit; `--overwrite` may replace this directory\n")
+        try:
+            yield staging
+            _publish(staging, output, existed)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def _publish(staging: Path, output: Path, existed: bool) -> None:
+    """Rename the finished staging folder into place, replacing only what was checked at the
+    start (a transferkit output that `--overwrite` named)."""
+    if os.path.lexists(output) and (not existed or not is_transferkit_output(output)):
+        raise UserError(str(output), "appeared while this run was working; it is left untouched; choose another --output")
+    if existed:
+        retired = output.parent / f".{output.name}.old"
+        shutil.rmtree(retired, ignore_errors=True)
         os.rename(output, retired)
         os.rename(staging, output)
         shutil.rmtree(retired, ignore_errors=True)
     else:
         os.rename(staging, output)
+
+
+@contextmanager
+def output_file(path: str | Path, inputs: Iterable[str | Path | None] = ()) -> Iterator[Path]:
+    """Check `path` and create its folder before any work, then yield a temporary sibling
+    to write; it replaces `path` only when the block succeeds."""
+    path = Path(path)
+    target = path.resolve()
+    for source in inputs:
+        if source and Path(source).expanduser().resolve() in (target, *target.parents):
+            raise UserError(str(path), f"would overwrite the input {source}; write to another file")
+    if path.is_dir():
+        raise UserError(str(path), "is a directory; give a file name for the output")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    except OSError as e:
+        raise os_error(path.parent, e, "cannot write the output here") from None
+    os.close(handle)
+    temporary = Path(temporary)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def library_versions() -> dict:

@@ -28,7 +28,7 @@ from transferkit.config import MaskedLMConfig
 from transferkit.errors import UserError
 from transferkit.models.zoo import resolve_model
 from transferkit.pretraining.corpus import Corpus
-from transferkit.rundir import check_output, library_versions, staged_run_dir
+from transferkit.rundir import library_versions, staged_run_dir
 from transferkit.training.loop import LoopSettings, train_loop
 
 MAX_HELD_OUT = 2000
@@ -114,18 +114,17 @@ def train(cfg: MaskedLMConfig) -> dict:
     from transformers import AutoTokenizer, set_seed
 
     cfg.validate()
-    check_output(Path(cfg.output), cfg.overwrite)
-    model_path = resolve_model(cfg.model)
-    train_documents, eval_documents = split_documents(cfg)
-    set_seed(cfg.seed)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.mask_token is None:
-        raise UserError("--model", f"{cfg.model!r} has no mask token: it is not a masked-LM encoder")
-    model, head, extras = load_masked_lm(model_path)
-    train_items = sequences(tokenizer, train_documents, cfg.max_length, cfg.whole_word_mask)
-    eval_items = sequences(tokenizer, eval_documents, cfg.max_length, cfg.whole_word_mask)
+    with staged_run_dir(Path(cfg.output), cfg.overwrite, inputs=[*cfg.corpus, cfg.eval_corpus, cfg.model]) as staging:
+        model_path = resolve_model(cfg.model)
+        train_documents, eval_documents = split_documents(cfg)
+        set_seed(cfg.seed)
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        if tokenizer.mask_token is None:
+            raise UserError("--model", f"{cfg.model!r} has no mask token: it is not a masked-LM encoder")
+        model, head, extras = load_masked_lm(model_path)
+        train_items = sequences(tokenizer, train_documents, cfg.max_length, cfg.whole_word_mask)
+        eval_items = sequences(tokenizer, eval_documents, cfg.max_length, cfg.whole_word_mask)
 
-    with staged_run_dir(Path(cfg.output), cfg.overwrite) as staging:
         before = held_out_loss(model, tokenizer, eval_items, cfg)
         settings = LoopSettings(
             epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed, warmup_ratio=cfg.warmup_ratio,

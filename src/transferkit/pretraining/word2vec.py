@@ -50,7 +50,7 @@ def train(cfg: Word2VecConfig) -> dict:
 
     cfg.validate()
     corpus = tokenised_corpus(cfg)
-    with staged_run_dir(Path(cfg.output), cfg.overwrite) as staging:
+    with staged_run_dir(Path(cfg.output), cfg.overwrite, inputs=cfg.corpus) as staging:
         model = Word2Vec(**gensim_parameters(cfg))
         model.build_vocab(corpus, keep_raw_vocab=True)  # reads the whole corpus once: bad input fails here
         _check_vocabulary(model, cfg)
