@@ -16,7 +16,7 @@ from pathlib import Path
 
 from transferkit.config import TrainConfig
 from transferkit.errors import UserError
-from transferkit.models.zoo import resolve_model
+from transferkit.models.zoo import check_max_length, resolve_model
 from transferkit.rundir import check_output, library_versions, staged_run_dir
 from transferkit.serving.predictor import load_predictor, read_info, write_info
 from transferkit.strategies import USES_PRETRAINED_MODEL, strategy_module
@@ -46,9 +46,11 @@ def train(cfg: TrainConfig) -> dict:
     cfg = replace(cfg, output=cfg.output or default_output(cfg))
     output = Path(cfg.output)
     check_output(output, cfg.overwrite)
+    model_path = resolve_model(cfg.model) if USES_PRETRAINED_MODEL[cfg.strategy] else None
+    if model_path:
+        check_max_length(cfg.max_length, model_path, pair=bool(cfg.text_pair_column), room=2 if cfg.task == "ner" or cfg.text_pair_column else 1)
     task = task_module(cfg.task)
     data = task.load_data(cfg)
-    model_path = resolve_model(cfg.model) if USES_PRETRAINED_MODEL[cfg.strategy] else None
 
     publish = is_main_process()
     with staged_run_dir(output, cfg.overwrite, publish=publish) as staging:
