@@ -16,3 +16,11 @@ class UserError(Exception):
         super().__init__(f"{where}: {message}")
         self.where = where
         self.message = message
+
+
+def warn(where: str, message: str) -> None:
+    """One line on stderr for something transferkit did differently from what was asked
+    (and carries on): `warning: <where>: <what it does instead>`."""
+    import sys
+
+    print(f"warning: {where}: {' '.join(message.split())}", file=sys.stderr)
