@@ -2,6 +2,7 @@
 `error: <where>: <what>` line on stderr, exit status 2, and no run directory."""
 
 import json
+import re
 
 import pytest
 
@@ -35,6 +36,28 @@ BAD_INPUTS = {
     "unknown strategy": (lambda d: {"train": write_csv(d / "s.csv", good_rows()), "strategy": "magic"}, "--strategy: unknown strategy 'magic'"),
     "bad flag value": (lambda d: {"train": write_csv(d / "f.csv", good_rows()), "epochs": "many"}, "'many' is not a valid integer"),
     "bad yaml": (lambda d: {"train": write_csv(d / "y.csv", good_rows()), "config": _write(d / "c.yaml", "epochs: [1,\n")}, "c.yaml:2: not valid YAML"),
+    "yaml value of the wrong type": (
+        lambda d: {"train": write_csv(d / "y.csv", good_rows()), "config": _write(d / "c.yaml", "seed: 1\nepochs: five\n")},
+        "c.yaml:2: epochs: expected an integer, got 'five'",
+    ),
+    "config is a directory": (lambda d: {"train": write_csv(d / "y.csv", good_rows()), "config": d}, "is a directory; give a YAML file of options"),
+    **{
+        f"--{flag} {value}": (lambda d, flag=flag, value=value: {"train": write_csv(d / "o.csv", good_rows()), flag: value}, expected)
+        for flag, value, expected in [
+            ("lr", "inf", "--lr: must be a finite number greater than 0, got inf"),
+            ("lr", "nan", "--lr: must be a finite number greater than 0, got nan"),
+            ("lr", "0", "--lr: must be greater than 0, got 0.0"),
+            ("warmup-ratio", "5", "--warmup-ratio: must be at least 0 and less than 1, got 5.0"),
+            ("weight-decay", "-1", "--weight-decay: must be at least 0, got -1.0"),
+            ("layer-lr-decay", "1.5", "--layer-lr-decay: must be greater than 0 and at most 1, got 1.5"),
+            ("seed", "-1", "--seed: must be at least 0 and at most 4,294,967,295, got -1 (numpy's seed range)"),
+            ("labels-per-class", "0", "--labels-per-class: must be at least 1"),
+            ("max-steps", "100000000000000000000", "--max-steps: must be at least 1 and at most 1,000,000,000, got 100000000000000000000"),
+            ("epochs", "0", "--epochs: must be at least 1"),
+            ("max-length", "600", "--max-length: 600 is more than the model's 512 token positions; give at most 512"),
+            ("max-length", "2", "--max-length: 2 leaves no room for the text beside the tokenizer's special tokens; give at least 3"),
+        ]
+    },
 }
 
 
@@ -59,6 +82,18 @@ def test_bad_input_one_line_exit_2_and_no_run_dir(cli, tmp_path, case):
     assert status == 2, err
     assert err.count("\n") == 1 and err.startswith("error: "), err
     assert expected in err
+    assert not (tmp_path / "run").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]
+
+
+def test_a_loss_that_overflows_stops_the_run_and_publishes_nothing(cli, tmp_path):
+    train = write_csv(tmp_path / "t.csv", good_rows())
+    args = ["train", "--train", train, "--output", tmp_path / "run", "--max-length", 16, "--max-steps", 4, "--warmup-ratio", 0]
+    status, _, err = cli(*args, "--lr", "1e10")
+    assert status == 2, err
+    last = err.strip().splitlines()[-1]  # the progress bar's lines come first
+    assert re.fullmatch(r"error: training: the loss became (nan|inf) at step [2-4]; the learning rate \(--lr 1e\+10\) is probably too high: lower it", last), err
+    assert err.count("error:") == 1
     assert not (tmp_path / "run").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".run")]
 
@@ -135,6 +170,18 @@ def test_ner_bad_input_one_line_exit_2_and_no_run_dir(cli, tmp_path, case):
     assert status == 2, err
     assert err.count("\n") == 1 and err.startswith("error: ") and expected in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_max_length_leaves_room_for_both_texts_of_a_pair_and_two_sub_words_of_a_ner_window(cli, tmp_path, ner_files):
+    pairs = write_csv(tmp_path / "p.csv", [(t, t, label) for t, label in good_rows()], header=("text", "text2", "label"))
+    runs = [
+        (["--train", pairs, "--text-pair-column", "text2", "--max-length", 4], "give at least 5"),
+        (["--task", "ner", "--train", ner_files["train"], "--max-length", 3], "give at least 4"),
+    ]
+    for options, expected in runs:
+        status, _, err = cli("train", *options, "--output", tmp_path / "run")
+        assert status == 2 and err.startswith("error: --max-length: ") and err.count("\n") == 1 and expected in err, err
+        assert not (tmp_path / "run").exists()
 
 
 def test_ner_invalid_sequence_under_a_named_scheme_is_an_error(cli, tmp_path):

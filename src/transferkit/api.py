@@ -16,7 +16,7 @@ from pathlib import Path
 
 from transferkit.config import TrainConfig
 from transferkit.errors import UserError
-from transferkit.models.zoo import resolve_model
+from transferkit.models.zoo import check_max_length, resolve_model
 from transferkit.rundir import library_versions, staged_run_dir
 from transferkit.serving.predictor import load_predictor, read_info, write_info
 from transferkit.strategies import USES_PRETRAINED_MODEL, strategy_module
@@ -48,9 +48,11 @@ def train(cfg: TrainConfig) -> dict:
     inputs = [cfg.train, cfg.dev, cfg.test, cfg.vectors, cfg.model]
     publish = is_main_process()
     with staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs) as staging:
+        model_path = resolve_model(cfg.model) if USES_PRETRAINED_MODEL[cfg.strategy] else None
+        if model_path:
+            check_max_length(cfg.max_length, model_path, pair=bool(cfg.text_pair_column), room=2 if cfg.task == "ner" or cfg.text_pair_column else 1)
         task = task_module(cfg.task)
         data = task.load_data(cfg)
-        model_path = resolve_model(cfg.model) if USES_PRETRAINED_MODEL[cfg.strategy] else None
         model_dir = staging / "model"
         model_dir.mkdir()
         stats = strategy_module(cfg.task, cfg.strategy).fit(cfg, data, model_path, model_dir)

@@ -44,7 +44,7 @@ def options_from(cls):
                 command = click.option(flag, f.name, type=str, multiple=True, help=f.metadata["help"])(command)
             else:
                 command = click.option(flag, f.name, type=_click_type(f, cls), default=f.default, show_default=f.default is not None, help=f.metadata["help"])(command)
-        return click.option("--config", "config_file", type=str, default=None, help="YAML file of options (a run's config.yaml reproduces it); flags given on the command line win.")(command)
+        return click.option("--config", "config_file", type=str, default=None, help="YAML file of options (a run's config.yaml reproduces it); flags given on the command line win. Relative input paths in it are relative to its folder; output to the working directory.")(command)
 
     return decorate
 

@@ -5,6 +5,10 @@ flag, a YAML key and a metrics field always carry the same name."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,39 +44,220 @@ def _opt(default, help: str, **extra):
     return field(default=default, metadata={"help": help, **extra})
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """The values a numeric option accepts; an open end excludes the bound itself."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    why: str = ""  # appended to the message, in parentheses
+
+    def contains(self, value) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        high_ok = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return low_ok and high_ok
+
+    def problem(self, value) -> str | None:
+        """Why `value` is out of bounds (None if it is within them)."""
+        if self.contains(value):
+            return None
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'greater than' if self.low_open else 'at least'} {_number(self.low)}")
+        if self.high is not None:
+            parts.append(f"{'less than' if self.high_open else 'at most'} {_number(self.high)}")
+        finite = "a finite number " if isinstance(value, float) and not math.isfinite(value) else ""
+        why = f" ({self.why})" if self.why else ""
+        return f"must be {finite}{' and '.join(parts)}, got {value}{why}"
+
+
+def _number(x) -> str:
+    return f"{x:,}" if isinstance(x, int) and abs(x) >= 10_000 else str(x)
+
+
+# Beyond these a run would not end in a lifetime (and C code under gensim overflows a 32-bit int).
+MAX_COUNT = 10**9
+COUNT = Bounds(1, MAX_COUNT)  # every integer option without bounds of its own
+SEED = Bounds(0, 2**32 - 1, why="numpy's seed range")
+POSITIVE = Bounds(0, None, low_open=True)
+NON_NEGATIVE = Bounds(0)
+FRACTION = Bounds(0, 1, low_open=True, high_open=True)
+WARMUP = Bounds(0, 1, high_open=True)
+
+# `path=` marks options naming files read: in a `--config` YAML a relative one is relative to
+# the YAML file's folder, and config.yaml stores it absolute. "or-name" options may also be a
+# name (an offline model, glove-50d): they are taken as a path only where that path exists.
+INPUT, INPUT_OR_NAME = "input", "or-name"
+
+
 class YamlConfig:
     """YAML in and out for a command's config dataclass: `config.yaml` in an output
-    directory is the dataclass written out, and `--config` reads it back."""
+    directory is the dataclass written out, and `--config` reads it back. Each option's
+    value is checked against its field's type and bounds, both here (naming the YAML file,
+    line and key) and in `validate` (naming the flag)."""
 
     def to_yaml(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(dataclasses.asdict(self), sort_keys=False))
+        data = dataclasses.asdict(self)
+        for f in _path_fields(type(self)):
+            data[f.name] = _map_paths(data[f.name], _absolute, f.metadata["path"])
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
 
     @classmethod
     def from_yaml(cls, path: str):
+        text = _read_config_file(path)
         try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise UserError(path, "config file not found") from None
+            data = yaml.safe_load(text) or {}
+            root = yaml.compose(text)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark else path
             raise UserError(where, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
         if not isinstance(data, dict):
             raise UserError(path, "expected a mapping of option names to values")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(str(k) for k in set(data) - set(fields))
         if unknown:
             raise UserError(path, f"unknown option(s) {', '.join(unknown)}")
+        lines = {key.value: key.start_mark.line + 1 for key, _ in (root.value if root else [])}
+        hints = typing.get_type_hints(cls)
+        folder = Path(path).parent
+        for name, value in data.items():
+            value = _from_yaml_scalar(hints[name], value)
+            problem = _field_problem(fields[name], hints[name], value)
+            if problem:
+                raise UserError(f"{path}:{lines[name]}" if name in lines else path, f"{name}: {problem}")
+            if "path" in fields[name].metadata:
+                value = _map_paths(value, _beside, fields[name].metadata["path"], folder)
+            data[name] = value
         return cls(**data)
+
+    def check_fields(self) -> None:
+        """Every option of the right type and within its bounds, or a `UserError` naming its flag."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            problem = _field_problem(f, hints[f.name], getattr(self, f.name))
+            if problem:
+                raise UserError(flag(f.name), problem)
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _read_config_file(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(path, "config file not found") from None
+    except IsADirectoryError:
+        raise UserError(path, "is a directory; give a YAML file of options") from None
+    except UnicodeDecodeError:
+        raise UserError(path, "not valid UTF-8; save the config file as UTF-8") from None
+    except OSError as e:
+        raise UserError(path, f"cannot read the config file: {e.strerror or e}") from None
+
+
+def _base_type(hint) -> tuple[object, bool]:
+    """(the type without None, whether None is allowed) of a field's type hint."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0], len(args) < len(typing.get_args(hint))
+    return hint, False
+
+
+def _from_yaml_scalar(hint, value):
+    """YAML 1.1, which PyYAML reads, takes `1e-4` (no dot) for a string: a number-like string
+    where a number is expected is that number, an integer there is a float, and one file
+    name where a list of files is expected is a list of one."""
+    base, _ = _base_type(hint)
+    if base is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typing.get_origin(base) is list and isinstance(value, str):
+        return [value]
+    return value
+
+
+EXPECTED = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _field_problem(f: dataclasses.Field, hint, value) -> str | None:
+    """What is wrong with `value` for field `f` (None when nothing is)."""
+    base, optional = _base_type(hint)
+    if value is None:
+        return None if optional else f"expected {EXPECTED.get(base, 'a value')}, got nothing"
+    if typing.get_origin(base) is list:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            return f"expected a list of strings, got {_shown(value)}"
+        return None
+    if base is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif base is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, base)
+    if not ok:
+        return f"expected {EXPECTED[base]}, got {_shown(value)}"
+    if "choices" in f.metadata and value not in f.metadata["choices"]:
+        return f"expected one of {', '.join(f.metadata['choices'])}, got {_shown(value)}"
+    bounds = f.metadata.get("bounds", COUNT if base is int else None)
+    return bounds.problem(value) if bounds else None
+
+
+def _shown(value) -> str:
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _path_fields(cls) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(cls) if "path" in f.metadata]
+
+
+def _map_paths(value, convert, *args):
+    """`convert(path, *args)` applied to an option's path, or to each path of a list."""
+    if value is None:
+        return None
+    return [convert(v, *args) for v in value] if isinstance(value, (list, tuple)) else convert(value, *args)
+
+
+def _is_name(value: str) -> bool:
+    from transferkit.models.word_vectors import GLOVE
+    from transferkit.models.zoo import OFFLINE_MODELS
+
+    return value in OFFLINE_MODELS or value == GLOVE
+
+
+def _beside(value: str, kind: str, folder: Path) -> str:
+    """A YAML file's relative path, relative to the YAML file's folder."""
+    path = Path(value).expanduser()
+    if path.is_absolute() or (kind == INPUT_OR_NAME and (_is_name(value) or not (folder / path).exists())):
+        return value
+    return str(folder / path)
+
+
+def _absolute(value: str, kind: str) -> str:
+    """A path as config.yaml stores it: absolute, so `--config` reads it from anywhere."""
+    path = Path(value).expanduser()
+    if kind == INPUT_OR_NAME and (_is_name(value) or not path.exists()):
+        return value
+    return str(path.resolve())
 
 
 @dataclass
 class TrainConfig(YamlConfig):
     task: str = _opt("classify", "Task: " + ", ".join(TASKS) + ".", choices=TASKS)
-    train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags; qa SQuAD JSON, or JSONL/CSV with question, context, answers.")
-    dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.")
-    test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.")
-    model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.")
+    train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags; qa SQuAD JSON, or JSONL/CSV with question, context, answers.", path=INPUT)
+    dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.", path=INPUT)
+    test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.", path=INPUT)
+    model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.", path=INPUT_OR_NAME)
     strategy: str = _opt("finetune", "How to adapt the model: features, finetune, scratch, or (classify only) tfidf.")
     output: str | None = _opt(None, "Run directory to write (default: runs/<task>-<strategy>-<time>).")
     text_column: str = _opt("text", "Column holding the text.")
@@ -80,13 +265,13 @@ class TrainConfig(YamlConfig):
     label_column: str = _opt("label", "Column holding the label.")
     max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs).")
     epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner, 10 for qa; at most 30).")
-    lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch; qa 3e-4 finetune, 5e-4 scratch).")
+    lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch; qa 3e-4 finetune, 5e-4 scratch).", bounds=POSITIVE)
     batch_size: int | None = _opt(None, "Training batch size (default: 32; ner finetune 8).")
     max_length: int | None = _opt(None, "Maximum tokens per example (default: 128; qa 384); longer texts are truncated (ner, qa: cut into windows).")
-    seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.")
+    seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.", bounds=SEED)
     tag_column: int | None = _opt(None, "ner: the column holding the tags, counting from 1 (default: the last).")
     tag_scheme: str = _opt("auto", "ner: the files' tag scheme: auto (detect), iob1, iob2, iobes or io.", choices=TAG_SCHEMES)
-    doc_stride: int | None = _opt(None, "ner, qa: sub-words shared by consecutive windows of a sentence (context) longer than --max-length (default: ner a quarter of it; qa a third, at most 128).")
+    doc_stride: int | None = _opt(None, "ner, qa: sub-words shared by consecutive windows of a sentence (context) longer than --max-length (default: ner a quarter of it; qa a third, at most 128).", bounds=Bounds(0, MAX_COUNT))
     max_answer_length: int = _opt(30, "qa: the longest answer to predict, in sub-word tokens.")
     language: str = _opt("auto", "qa: language of the answers, for scoring (zh: per character, as MLQA); auto detects it from the contexts.", choices=QA_LANGUAGES)
     context: str | None = _opt(
@@ -98,14 +283,14 @@ class TrainConfig(YamlConfig):
     )
     labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
     pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
-    vectors: str | None = _opt(None, "wordvec: word vectors, a `pretrain word2vec` output directory or glove-50d.")
+    vectors: str | None = _opt(None, "wordvec: word vectors, a `pretrain word2vec` output directory or glove-50d.", path=INPUT_OR_NAME)
     weighting: str = _opt("mean", "wordvec: how word vectors become one text vector: mean, or tfidf (weighted by the words' TF-IDF).", choices=("mean", "tfidf"))
-    layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).")
-    warmup_ratio: float | None = _opt(None, "Fraction of optimiser steps spent warming the learning rate up (default: 0.06; qa 0.1).")
-    weight_decay: float = _opt(0.01, "AdamW weight decay.")
+    layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).", bounds=Bounds(0, 1, low_open=True))
+    warmup_ratio: float | None = _opt(None, "Fraction of optimiser steps spent warming the learning rate up (default: 0.06; qa 0.1).", bounds=WARMUP)
+    weight_decay: float = _opt(0.01, "AdamW weight decay.", bounds=NON_NEGATIVE)
     evaluations: int = _opt(10, "How many times training scores the dev set (spread evenly over the steps).")
     patience: int = _opt(5, "Stop after this many dev evaluations without improvement (counted once the dev score has first improved).")
-    mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU).", choices=("auto", "no", "fp16", "bf16"))
+    mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU); fp16 or bf16 where the device lacks it falls back, with a warning.", choices=("auto", "no", "fp16", "bf16"))
     weight_average: str = _opt(
         "none",
         "finetune, scratch: ema also scores a moving average of the weights at each dev evaluation and keeps it where it "
@@ -127,8 +312,7 @@ class TrainConfig(YamlConfig):
         """Check a configuration that `with_task_defaults` has completed."""
         if not self.train:
             raise UserError("--train", "missing; give the training data file")
-        if self.task not in TASKS:
-            raise UserError("--task", f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        self.check_fields()
         if self.strategy not in STRATEGIES[self.task]:
             raise UserError(
                 "--strategy",
@@ -138,19 +322,8 @@ class TrainConfig(YamlConfig):
             raise UserError("--vectors", "missing; --strategy wordvec needs word vectors: a `pretrain word2vec` output directory or glove-50d")
         if self.labels_per_class and self.task != "classify":
             raise UserError("--labels-per-class", f"applies to classify only, not {self.task}")
-        if self.doc_stride is not None and not 0 <= self.doc_stride < self.max_length // 2:
+        if self.doc_stride is not None and not self.doc_stride < self.max_length // 2:
             raise UserError("--doc-stride", "must be at least 0 and less than half of --max-length")
-        for name in ("batch_size", "max_length", "evaluations", "patience", "max_answer_length"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise UserError("--max-steps", "must be at least 1")
-        if self.epochs is not None and self.epochs < 1:
-            raise UserError("--epochs", "must be at least 1")
-        if self.layer_lr_decay is not None and not 0 < self.layer_lr_decay <= 1:
-            raise UserError("--layer-lr-decay", "must be in (0, 1]")
-        if self.lr is not None and self.lr <= 0:
-            raise UserError("--lr", "must be positive")
 
     def inference_settings(self) -> dict:
         """What a saved model needs besides `max_length` to predict as it was scored (with
@@ -179,17 +352,17 @@ class Word2VecConfig(YamlConfig):
     """`pretrain word2vec`: gensim's parameters under their own meaning, defaults as gensim's
     except the seed (0, as everywhere in transferkit)."""
 
-    corpus: list[str] = _opt([], "Corpus file; repeat for several. Plain text (one document per line), or CSV/TSV/JSONL/Parquet with --text-column.")
+    corpus: list[str] = _opt([], "Corpus file; repeat for several. Plain text (one document per line), or CSV/TSV/JSONL/Parquet with --text-column.", path=INPUT)
     text_column: str = _opt("text", "Column holding the text in CSV/TSV/JSONL/Parquet corpus files.")
     output: str | None = _opt(None, "Directory to write (vectors.kv, vectors.txt, config.yaml, metrics.json).")
     algorithm: str = _opt("cbow", "cbow (predict a word from its context) or skipgram (the context from the word).", choices=ALGORITHMS)
-    dimension: int = _opt(100, "Vector size.")
+    dimension: int = _opt(100, "Vector size.", bounds=Bounds(1, 10_000))
     window: int = _opt(5, "Largest distance between a word and a context word.")
     min_count: int = _opt(5, "Ignore words seen fewer times than this.")
-    negative: int = _opt(5, "Negative samples per positive one.")
+    negative: int = _opt(5, "Negative samples per positive one.", bounds=Bounds(1, MAX_COUNT, why="training is by negative sampling, which needs at least one"))
     epochs: int = _opt(5, "Passes over the corpus.")
-    workers: int = _opt(2, "Training threads; 1 makes a run repeat exactly with the same seed.")
-    seed: int = _opt(0, "Random seed of the initial vectors and the sampling.")
+    workers: int = _opt(2, "Training threads; 1 makes a run repeat exactly with the same seed.", bounds=Bounds(1, 1_000))
+    seed: int = _opt(0, "Random seed of the initial vectors and the sampling.", bounds=SEED)
     keep_case: bool = _opt(False, "Keep upper case (by default text is lower-cased).")
     token_pattern: str = _opt(DEFAULT_TOKEN_PATTERN, "Regular expression of a word; every match is one token (after HTML tags are dropped).")
     overwrite: bool = _opt(False, "Replace an existing output directory.")
@@ -197,43 +370,33 @@ class Word2VecConfig(YamlConfig):
     def validate(self) -> None:
         if not self.output:
             raise UserError("--output", "missing; give the directory to write the vectors to")
-        for name in ("dimension", "window", "min_count", "negative", "epochs", "workers"):
-            if getattr(self, name) < (0 if name == "negative" else 1):
-                raise UserError(f"--{name.replace('_', '-')}", f"must be at least {0 if name == 'negative' else 1}")
+        self.check_fields()
 
 
 @dataclass
 class MaskedLMConfig(YamlConfig):
     """`pretrain mlm`: continued masked-LM pretraining of an encoder on in-domain text."""
 
-    model: str = _opt("minilm", "Encoder to continue: offline name, local transformers directory, or hub id.")
-    corpus: list[str] = _opt([], "Corpus file; repeat for several. Plain text (one document per line), or CSV/TSV/JSONL/Parquet with --text-column.")
+    model: str = _opt("minilm", "Encoder to continue: offline name, local transformers directory, or hub id.", path=INPUT_OR_NAME)
+    corpus: list[str] = _opt([], "Corpus file; repeat for several. Plain text (one document per line), or CSV/TSV/JSONL/Parquet with --text-column.", path=INPUT)
     text_column: str = _opt("text", "Column holding the text in CSV/TSV/JSONL/Parquet corpus files.")
-    eval_corpus: str | None = _opt(None, "Held-out text for the masked-LM loss before and after (default: --eval-fraction of the corpus documents).")
-    eval_fraction: float = _opt(0.05, "Fraction of the corpus documents held out when there is no --eval-corpus (at most 2,000 documents).")
+    eval_corpus: str | None = _opt(None, "Held-out text for the masked-LM loss before and after (default: --eval-fraction of the corpus documents).", path=INPUT)
+    eval_fraction: float = _opt(0.05, "Fraction of the corpus documents held out when there is no --eval-corpus (at most 2,000 documents).", bounds=FRACTION)
     output: str | None = _opt(None, "Directory to write: a transformers encoder directory (with its masked-LM head) that `train --model DIR` accepts.")
     max_length: int = _opt(128, "Tokens per training sequence; longer documents are cut into several sequences.")
     batch_size: int = _opt(32, "Sequences per optimiser step.")
-    lr: float = _opt(1e-4, "Peak learning rate (warm-up, then linear decay).")
+    lr: float = _opt(1e-4, "Peak learning rate (warm-up, then linear decay).", bounds=POSITIVE)
     epochs: int = _opt(1, "Passes over the corpus (unless --max-steps is given).")
     max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs).")
-    mlm_probability: float = _opt(0.15, "Fraction of tokens (of words, with --whole-word-mask) to mask.")
+    mlm_probability: float = _opt(0.15, "Fraction of tokens (of words, with --whole-word-mask) to mask.", bounds=FRACTION)
     whole_word_mask: bool = _opt(False, "Mask all sub-words of a chosen word together.")
-    warmup_ratio: float = _opt(0.06, "Fraction of optimiser steps spent warming the learning rate up.")
-    weight_decay: float = _opt(0.01, "AdamW weight decay.")
-    seed: int = _opt(0, "Random seed (masking, order, new head weights).")
-    mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU).", choices=("auto", "no", "fp16", "bf16"))
+    warmup_ratio: float = _opt(0.06, "Fraction of optimiser steps spent warming the learning rate up.", bounds=WARMUP)
+    weight_decay: float = _opt(0.01, "AdamW weight decay.", bounds=NON_NEGATIVE)
+    seed: int = _opt(0, "Random seed (masking, order, new head weights).", bounds=SEED)
+    mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU); fp16 or bf16 where the device lacks it falls back, with a warning.", choices=("auto", "no", "fp16", "bf16"))
     overwrite: bool = _opt(False, "Replace an existing output directory.")
 
     def validate(self) -> None:
         if not self.output:
             raise UserError("--output", "missing; give the directory to write the model to")
-        for name in ("max_length", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')}", "must be at least 1")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise UserError("--max-steps", "must be at least 1")
-        if not 0 < self.mlm_probability < 1:
-            raise UserError("--mlm-probability", "must be between 0 and 1")
-        if not 0 < self.eval_fraction < 1:
-            raise UserError("--eval-fraction", "must be between 0 and 1")
+        self.check_fields()

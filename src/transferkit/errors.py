@@ -21,3 +21,11 @@ class UserError(Exception):
 class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that a run unwinds (and cleans up) as for
     Ctrl-C. A BaseException, so no `except Exception` on the way swallows it."""
+
+
+def warn(where: str, message: str) -> None:
+    """One line on stderr for something transferkit did differently from what was asked
+    (and carries on): `warning: <where>: <what it does instead>`."""
+    import sys
+
+    print(f"warning: {where}: {' '.join(message.split())}", file=sys.stderr)

@@ -60,8 +60,28 @@ def test_whole_word_masking_masks_every_piece_of_a_word():
     assert (first != -100).any() and batch["input_ids"].shape[0] == 3
 
 
-def test_bad_corpus_exits_2_and_writes_nothing(cli, tmp_path):
-    (tmp_path / "c.csv").write_text("review\nnice film\n")
-    status, _, err = cli("pretrain", "mlm", "--corpus", tmp_path / "c.csv", "--output", tmp_path / "out")
-    assert status == 2 and "c.csv:1: no column 'text'" in err and err.count("\n") == 1
+BAD = {
+    "no text column": ("review\nnice film\n", [], "c.csv:1: no column 'text'"),
+    "--max-length above the positions": ("text\nnice film\n", ["--max-length", "1024"], "--max-length: 1024 is more than the model's 512 token positions"),
+    "--max-length below the special tokens": ("text\nnice film\n", ["--max-length", "1"], "--max-length: 1 leaves no room for the text"),
+    "--lr nan": ("text\nnice film\n", ["--lr", "nan"], "--lr: must be a finite number greater than 0, got nan"),
+    "--mlm-probability 0": ("text\nnice film\n", ["--mlm-probability", "0"], "--mlm-probability: must be greater than 0 and less than 1, got 0.0"),
+    "--warmup-ratio 1": ("text\nnice film\n", ["--warmup-ratio", "1"], "--warmup-ratio: must be at least 0 and less than 1, got 1.0"),
+    "--seed -1": ("text\nnice film\n", ["--seed", "-1"], "--seed: must be at least 0"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_corpus_or_option_exits_2_and_writes_nothing(cli, tmp_path, case):
+    text, extra, expected = BAD[case]
+    (tmp_path / "c.csv").write_text(text)
+    status, _, err = cli("pretrain", "mlm", "--corpus", tmp_path / "c.csv", "--output", tmp_path / "out", *extra)
+    assert status == 2 and expected in err and err.count("\n") == 1 and err.startswith("error: "), err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_loss_that_overflows_stops_pretraining_and_writes_nothing(cli, tmp_path, review_corpus):
+    args = ["--corpus", review_corpus, "--output", tmp_path / "out", "--max-length", "16", "--max-steps", "3", "--warmup-ratio", "0"]
+    status, _, err = cli("pretrain", "mlm", *args, "--lr", "1e10")
+    assert status == 2 and "error: training: the loss became" in err and "(--lr 1e+10) is probably too high" in err, err
+    assert not [p for p in tmp_path.iterdir() if "out" in p.name]

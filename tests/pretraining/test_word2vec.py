@@ -1,5 +1,5 @@
 """`pretrain word2vec` gives gensim's own vectors for the same parameters and seed, writes
-both output formats, and rejects bad corpora with one line, exit status 2 and no output."""
+both output formats, and rejects bad corpora and options with one line, exit status 2 and no output."""
 
 import json
 
@@ -51,6 +51,15 @@ BAD = {
         ["--min-count", "5"],
         "m.txt: no word occurs at least --min-count 5 times (the most frequent word, 'a', occurs 2 time(s))",
     ),
+    **{
+        " ".join(extra): (lambda d: _write(d / "ok.txt", b"a good film\n" * 5), extra, expected)
+        for extra, expected in [
+            (["--negative", "0"], "--negative: must be at least 1 and at most 1,000,000,000, got 0 (training is by negative sampling"),
+            (["--dimension", "100000000000"], "--dimension: must be at least 1 and at most 10,000, got 100000000000"),
+            (["--seed", "-1"], "--seed: must be at least 0 and at most 4,294,967,295, got -1"),
+            (["--window", "10000000000"], "--window: must be at least 1 and at most 1,000,000,000"),
+        ]
+    },
 }
 
 
@@ -65,4 +74,15 @@ def test_bad_corpus_one_line_exit_2_nothing_written(cli, tmp_path, case):
     status, _, err = cli("pretrain", "word2vec", "--corpus", make(tmp_path), "--output", tmp_path / "out", *extra)
     assert status == 2 and err.count("\n") == 1 and err.startswith("error: "), err
     assert expected in err
+    assert not [p for p in tmp_path.iterdir() if "out" in p.name]
+
+
+def test_vectors_too_big_for_memory_are_one_line(cli, tmp_path, monkeypatch):
+    def no_memory(self, update=False):  # what numpy raises for a matrix larger than the memory
+        raise MemoryError("Unable to allocate 1.46 TiB")
+
+    monkeypatch.setattr(Word2Vec, "prepare_weights", no_memory)
+    corpus = _write(tmp_path / "c.txt", b"a good film\n" * 5)
+    status, _, err = cli("pretrain", "word2vec", "--corpus", corpus, "--output", tmp_path / "out", "--min-count", "1")
+    assert status == 2 and err == "error: --dimension: not enough memory for 3 words of 100 dimensions; lower --dimension or raise --min-count\n"
     assert not [p for p in tmp_path.iterdir() if "out" in p.name]

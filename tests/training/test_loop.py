@@ -1,8 +1,10 @@
+import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
+from transferkit.errors import UserError
 from transferkit.training.batching import PadCollator
-from transferkit.training.loop import LoopSettings, default_epochs, train_loop
+from transferkit.training.loop import LoopSettings, default_epochs, resolve_mixed_precision, train_loop
 
 
 def tiny_model(seed=0):
@@ -126,3 +128,18 @@ def test_weight_average_leaves_training_itself_unchanged():
     result = train_loop(averaged, data, PadCollator(0), settings(epochs=2, weight_average=True), score_dev=lambda m: 0.5)
     assert result.best_weights == "live"  # a tie keeps the live weights
     assert all(torch.equal(v, averaged.state_dict()[k]) for k, v in plain.state_dict().items())
+
+
+def test_a_loss_that_overflows_stops_training_naming_the_step_and_the_learning_rate():
+    with pytest.raises(UserError, match=r"^training: the loss became (nan|inf) at step \d+; the learning rate \(--lr 1e\+30\) is probably too high"):
+        train_loop(tiny_model(), items(), PadCollator(0), settings(lr=1e30, warmup_ratio=0.0, max_grad_norm=0.0))
+
+
+def test_a_precision_the_device_lacks_falls_back_with_a_warning(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on this CPU, wherever the suite runs
+    assert [resolve_mixed_precision(c) for c in ("auto", "no")] == ["no", "no"]
+    assert capsys.readouterr().err == ""
+    assert resolve_mixed_precision("fp16") == "no"
+    assert capsys.readouterr().err == "warning: --mixed-precision fp16: no GPU here; training in float32\n"
+    result = train_loop(tiny_model(), items(16), PadCollator(0), settings(epochs=1, mixed_precision="bf16"))
+    assert result.mixed_precision == "no" and "--mixed-precision bf16: no GPU here" in capsys.readouterr().err

@@ -129,6 +129,24 @@ def _resolve_hub_id(name: str) -> str:
     return name
 
 
+def check_max_length(max_length: int, model_path: str, pair: bool = False, room: int = 1) -> None:
+    """`--max-length` within what the model can read: at most its position embeddings (and
+    its tokenizer's declared limit), and enough for the special tokens the tokenizer adds
+    plus `room` tokens of text (a pair needs one of each text; ner windows two sub-words),
+    else truncation has nothing to cut to. Checked once the model is resolved, before any
+    data is read."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    limits = [getattr(AutoConfig.from_pretrained(model_path), "max_position_embeddings", None), tokenizer.model_max_length]
+    limits = [n for n in limits if isinstance(n, int) and n < 10**7]  # transformers' "no limit" is 1e30
+    if limits and max_length > min(limits):
+        raise UserError("--max-length", f"{max_length} is more than the model's {min(limits)} token positions; give at most {min(limits)}")
+    least = tokenizer.num_special_tokens_to_add(pair=pair) + room
+    if max_length < least:
+        raise UserError("--max-length", f"{max_length} leaves no room for the text beside the tokenizer's special tokens; give at least {least}")
+
+
 def list_models() -> list[dict]:
     """The offline models with whether each one is installed."""
     rows = []

@@ -26,7 +26,7 @@ import torch
 
 from transferkit.config import MaskedLMConfig
 from transferkit.errors import UserError
-from transferkit.models.zoo import resolve_model
+from transferkit.models.zoo import check_max_length, resolve_model
 from transferkit.pretraining.corpus import Corpus
 from transferkit.rundir import library_versions, staged_run_dir
 from transferkit.training.loop import LoopSettings, train_loop
@@ -116,6 +116,7 @@ def train(cfg: MaskedLMConfig) -> dict:
     cfg.validate()
     with staged_run_dir(Path(cfg.output), cfg.overwrite, inputs=[*cfg.corpus, cfg.eval_corpus, cfg.model]) as staging:
         model_path = resolve_model(cfg.model)
+        check_max_length(cfg.max_length, model_path)
         train_documents, eval_documents = split_documents(cfg)
         set_seed(cfg.seed)
         tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -148,6 +149,7 @@ def train(cfg: MaskedLMConfig) -> dict:
             "documents": {"train": len(train_documents), "eval": len(eval_documents)},
             "sequences": {"train": len(train_items), "eval": len(eval_items)},
             "train": {"seconds": result.seconds, "examples": result.examples, "steps": result.steps,
+                      "mixed_precision": result.mixed_precision,
                       "samples_per_second": result.examples / result.seconds if result.seconds > 0 else None},
             "versions": library_versions(),
         }

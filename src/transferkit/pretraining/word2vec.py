@@ -52,7 +52,11 @@ def train(cfg: Word2VecConfig) -> dict:
     corpus = tokenised_corpus(cfg)
     with staged_run_dir(Path(cfg.output), cfg.overwrite, inputs=cfg.corpus) as staging:
         model = Word2Vec(**gensim_parameters(cfg))
-        model.build_vocab(corpus, keep_raw_vocab=True)  # reads the whole corpus once: bad input fails here
+        try:  # reads the whole corpus once (bad input fails here), then allocates the vectors
+            model.build_vocab(corpus, keep_raw_vocab=True)
+        except MemoryError:
+            words = len(model.wv.index_to_key)
+            raise UserError("--dimension", f"not enough memory for {words:,} words of {cfg.dimension:,} dimensions; lower --dimension or raise --min-count") from None
         _check_vocabulary(model, cfg)
         del model.raw_vocab
 

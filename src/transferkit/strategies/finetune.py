@@ -115,6 +115,7 @@ def train_and_save(cfg, model, tokenizer, train_items, score_dev, model_dir: Pat
         "best_dev": result.best_score,
         "best_step": result.best_step,
         "best_weights": result.best_weights,
+        "mixed_precision": result.mixed_precision,
         "dev_history": result.history,
     }
 

@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 
+from transferkit.errors import UserError, warn
 from transferkit.progress import progress_bar
 
 
@@ -50,6 +51,7 @@ class LoopResult:
     best_score: float | None
     best_step: int | None
     best_weights: str | None = None  # "live", or "average" when the weight average scored best
+    mixed_precision: str = "no"  # the precision trained in (`auto` and what the device lacks resolved)
     history: list[dict] = field(default_factory=list)
 
 
@@ -87,11 +89,24 @@ def parameter_groups(model: torch.nn.Module, settings: LoopSettings) -> list[dic
 
 
 def resolve_mixed_precision(choice: str) -> str:
-    if choice != "auto":
-        return choice
-    if not torch.cuda.is_available():
+    """The precision to train in: `auto` is bf16 or fp16 on a GPU and float32 on a CPU; a
+    precision the device lacks falls back, with a warning, rather than failing or being
+    ignored silently."""
+    gpu = torch.cuda.is_available()
+    if choice == "auto":
+        return ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if gpu else "no"
+    if choice in ("fp16", "bf16") and not gpu:
+        warn(f"--mixed-precision {choice}", "no GPU here; training in float32")
         return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if choice == "bf16" and not torch.cuda.is_bf16_supported():
+        warn("--mixed-precision bf16", "this GPU has no bfloat16; training in fp16")
+        return "fp16"
+    return choice
+
+
+def non_finite_loss(loss: float, step: int, lr: float) -> UserError:
+    """What stops a run whose loss has overflowed, before it publishes a broken model."""
+    return UserError("training", f"the loss became {loss} at step {step}; the learning rate (--lr {lr:g}) is probably too high: lower it")
 
 
 def state_copy(model: torch.nn.Module) -> dict:
@@ -116,7 +131,8 @@ def train_loop(
     from transferkit.training.weight_average import WeightAverage
 
     set_seed(settings.seed)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=resolve_mixed_precision(settings.mixed_precision))
+    precision = resolve_mixed_precision(settings.mixed_precision)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=precision)
     lengths = [len(item["input_ids"]) for item in train_items]
     sampler = LengthGroupedBatchSampler(lengths, settings.batch_size, settings.seed)
     loader = DataLoader(train_items, batch_sampler=sampler, collate_fn=collate)
@@ -133,7 +149,7 @@ def train_loop(
     eval_every = max(1, math.ceil(total / settings.evaluations))
     average = WeightAverage(model, total) if settings.weight_average and score_dev is not None else None
 
-    result = LoopResult(seconds=0.0, examples=0, steps=0, best_score=None, best_step=None)
+    result = LoopResult(seconds=0.0, examples=0, steps=0, best_score=None, best_step=None, mixed_precision=precision)
     best_state = None
     since_best = 0
     bar = progress_bar(total=total, desc=description, unit="step", enabled=accelerator.is_local_main_process)
@@ -155,7 +171,11 @@ def train_loop(
             result.examples += batch["input_ids"].shape[0]  # this process's; summed over processes below
             result.steps += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            loss_value = loss.item()  # the one synchronisation a step costs
+            if not math.isfinite(loss_value):
+                bar.close()  # the bar's last line before the error's
+                raise non_finite_loss(loss_value, result.steps, settings.lr)
+            bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
 
             if score_dev is not None and (result.steps % eval_every == 0 or result.steps == total):
                 result.seconds += time.perf_counter() - started
@@ -167,9 +187,9 @@ def train_loop(
                         scores["average"] = score_dev(unwrapped)
                 weights, score = max(scores.items(), key=lambda pair: pair[1])  # live on a tie
                 model.train()
-                entry = {"step": result.steps, "dev": score, "loss": loss.item()}
+                entry = {"step": result.steps, "dev": score, "loss": loss_value}
                 result.history.append(entry if average is None else {**entry, **{f"dev_{k}": v for k, v in scores.items()}})
-                bar.set_postfix(loss=f"{loss.item():.4f}", dev=f"{score:.4f}")
+                bar.set_postfix(loss=f"{loss_value:.4f}", dev=f"{score:.4f}")
                 if result.best_score is None or score > result.best_score:
                     result.best_score, result.best_step, result.best_weights, since_best = score, result.steps, weights, 0
                     with average.swapped_in() if weights == "average" else contextlib.nullcontext():
