@@ -58,6 +58,26 @@ BAD_INPUTS = {
             ("max-length", "2", "--max-length: 2 leaves no room for the text beside the tokenizer's special tokens; give at least 3"),
         ]
     },
+    "data path is a directory": (lambda d: {"train": _mkdir(d / "data.csv")}, "data.csv: is a directory, expected a data file"),
+    "data path through a file": (lambda d: {"train": write_csv(d / "f.csv", good_rows()) / "x.csv"}, "f.csv/x.csv: a part of the path is a file, not a folder"),
+    "data path is a symlink loop": (lambda d: {"train": _symlink_loop(d / "loop.csv")}, "loop.csv: the path is a loop of symbolic links"),
+    "data path is a pipe": (lambda d: {"train": _fifo(d / "pipe.csv")}, "pipe.csv: is not a regular file (a pipe, device or socket)"),
+    "number as text": (
+        lambda d: {"train": write_jsonl(d / "n.jsonl", [{"text": "fine", "label": "a"}, {"text": 42, "label": "b"}])},
+        "n.jsonl:2: expected text in column 'text', got a number (42)",
+    ),
+    "score as label": (
+        lambda d: {"train": write_jsonl(d / "s.jsonl", [{"text": "fine", "label": 0.73}, {"text": "good", "label": 0.1}])},
+        "s.jsonl:1: label 0.73 in column 'label' is not a whole number",
+    ),
+    "label column is the text column": (
+        lambda d: {"train": write_csv(d / "l.csv", good_rows()), "label-column": "text"}, "--label-column: 'text' is also a text column",
+    ),
+    "repeated id": (
+        lambda d: {"train": write_csv(d / "i.csv", [("r1", "good", "positive"), ("r2", "bad", "negative"), ("r1", "fine", "positive")], header=("id", "text", "label"))},
+        "i.csv:4: id 'r1' is used again (first at",
+    ),
+    "unclosed csv quote": (lambda d: {"train": _write(d / "q.csv", 'text,label\nok,positive\n"never closed,negative\nx,y\n')}, "q.csv:3: a quoted field starts here and is never closed"),
 }
 
 
@@ -68,6 +88,23 @@ def _write(path, text):
 
 def _write_bytes(path, data):
     path.write_bytes(data)
+    return path
+
+
+def _mkdir(path):
+    path.mkdir()
+    return path
+
+
+def _symlink_loop(path):
+    path.symlink_to(path)
+    return path
+
+
+def _fifo(path):
+    import os
+
+    os.mkfifo(path)
     return path
 
 
@@ -223,6 +260,10 @@ QA_BAD_INPUTS = {
         lambda d: write_jsonl(d / "b.jsonl", [_qa_record(), _qa_record(id="q2", question="why " * 30 + "?")]), ["--max-length", "24", "--doc-stride", "4"],
         "b.jsonl:2: the question is 31 tokens, which leaves no room for the context in a window of --max-length 24",
     ),
+    "repeated question id": (
+        lambda d: write_squad(d / "b.json", [_qa_record(), _qa_record(question="And again?")]), [],
+        "b.json:data[0].paragraphs[1].qas[0]: question id 'q1' is used again (first at",
+    ),
 }
 
 
@@ -249,3 +290,20 @@ def test_qa_predict_answers_a_question_about_a_context_with_character_offsets(cl
     assert [json.loads(line)["answer"] for line in out.splitlines()] == ["blue", "parrot"]
     status, _, err = cli("predict", qa_run, "--question", "What is the pet of Lucy?")
     assert status == 2 and "error: --context: give the passage" in err
+
+
+def test_labels_differing_only_in_case_train_with_a_warning(cli, tmp_path):
+    rows = good_rows() + [("a Wonderful film", "Positive")]
+    status, out, err = cli("train", "--strategy", "tfidf", "--train", write_csv(tmp_path / "c.csv", rows), "--output", tmp_path / "run")
+    assert status == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        f"warning: {tmp_path / 'c.csv'}: labels that differ only in case are different classes: 'Positive' (1 row, first at "
+        f"{tmp_path / 'c.csv'}:14) and 'positive' (6 rows, first at {tmp_path / 'c.csv'}:{_first_line(rows, 'positive')}); "
+        "fix the labels if they mean the same class"
+    ]
+    assert json.loads(out)["strategy"] == "tfidf"
+
+
+def _first_line(rows, label):
+    return 2 + [row[1] for row in rows].index(label)

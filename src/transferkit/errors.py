@@ -2,10 +2,13 @@
 
 Everything a user can get wrong (a missing file or column, a malformed row, an unknown
 label, an unknown model name) raises `UserError`; the CLI prints its one line and exits
-with status 2. Any other exception is a bug and exits with status 1.
+with status 2. Any other exception is a bug and exits with status 1. Input that is
+accepted but looks like a mistake gets a `warn` line instead.
 """
 
 from __future__ import annotations
+
+import sys
 
 
 class UserError(Exception):
@@ -24,8 +27,7 @@ class Terminated(BaseException):
 
 
 def warn(where: str, message: str) -> None:
-    """One line on stderr for something transferkit did differently from what was asked
-    (and carries on): `warning: <where>: <what it does instead>`."""
-    import sys
-
-    print(f"warning: {where}: {' '.join(message.split())}", file=sys.stderr)
+    """Input that is accepted but looks like a mistake: `warning: <where>: <what>`, one line
+    on stderr (stdout carries the JSON results), and the run goes on."""
+    message = " ".join(message.split())
+    print(f"warning: {where}: {message}", file=sys.stderr, flush=True)

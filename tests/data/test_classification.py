@@ -50,3 +50,102 @@ def test_one_label_is_not_a_classification_task(tmp_path):
     path.write_text("text,label\na,pos\nb,pos\n")
     with pytest.raises(UserError, match="at least 2"):
         label_set(read_split(str(path)))
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+@pytest.mark.parametrize("value, kind", [(42, "a number (42)"), (True, "a boolean (true)"), (["a", "b"], 'a list (["a", "b"])'), ({"t": "x"}, 'an object ({"t": "x"})')])
+def test_a_text_that_is_not_a_string_is_an_error_naming_its_type(tmp_path, value, kind):
+    path = _jsonl(tmp_path / "t.jsonl", [{"text": "fine", "label": "a"}, {"text": value, "label": "b"}])
+    with pytest.raises(UserError) as e:
+        read_split(path)
+    assert str(e.value).startswith(f"{path}:2: expected text in column 'text', got {kind}")
+
+
+def test_a_parquet_list_column_is_not_taken_as_text(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "l.parquet"
+    pq.write_table(pa.table({"text": ["fine", "good"], "pair": [["a"], ["b", "c"]], "label": ["x", "y"]}), path)
+    with pytest.raises(UserError, match=r"l\.parquet:row 1: expected text in column 'pair', got a list .*--text-pair-column"):
+        read_split(str(path), text_pair_column="pair")
+
+
+@pytest.mark.parametrize("value, label", [(1.0, "1"), (3, "3"), (True, "true"), (False, "false"), (" pos ", "pos")])
+def test_labels_that_are_class_names(tmp_path, value, label):
+    path = _jsonl(tmp_path / "l.jsonl", [{"text": "x", "label": value}])
+    assert read_split(path).labels == [label]
+
+
+@pytest.mark.parametrize("value, fragment", [
+    (0.73, "label 0.73 in column 'label' is not a whole number; classification needs class names or integer ids (is this a regression score?)"),
+    ([1, 2], "expected a class name (a string or an integer) in column 'label', got a list ([1, 2])"),
+    ({"c": 1}, "expected a class name (a string or an integer) in column 'label', got an object"),
+])
+def test_labels_that_are_not_class_names_are_errors(tmp_path, value, fragment):
+    path = _jsonl(tmp_path / "l.jsonl", [{"text": "x", "label": "a"}, {"text": "y", "label": value}])
+    with pytest.raises(UserError) as e:
+        read_split(path)
+    assert str(e.value).startswith(f"{path}:2: {fragment}")
+
+
+def test_the_text_column_as_the_label_column_is_an_error(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("text,other,label\na,b,pos\n")
+    for texts in ({}, {"text_pair_column": "other"}):
+        label = "other" if texts else "text"
+        with pytest.raises(UserError, match=f"^--label-column: '{label}' is also a text column"):
+            read_split(str(path), label_column=label, **texts)
+
+
+@pytest.mark.parametrize("label_column", ["label", None])
+def test_a_repeated_id_is_an_error_naming_both_rows(tmp_path, label_column):
+    """Predictions are written by id, for labelled splits and for predict input alike."""
+    path = tmp_path / "ids.csv"
+    path.write_text("id,text,label\nr1,a,pos\nr2,b,neg\nr1,c,pos\n")
+    with pytest.raises(UserError) as e:
+        read_split(str(path), label_column=label_column)
+    assert str(e.value).startswith(f"{path}:4: id 'r1' is used again (first at {path}:2)")
+
+
+def _train(tmp_path, labels):
+    path = tmp_path / "train.csv"
+    path.write_text("text,label\n" + "".join(f"text {i},{label}\n" for i, label in enumerate(labels)))
+    return read_split(str(path)), str(path)
+
+
+def test_an_ordinary_label_set_gives_no_warning(tmp_path, capsys):
+    split, _ = _train(tmp_path, ["pos", "neg"] * 15)
+    assert label_set(split) == ["neg", "pos"]
+    assert capsys.readouterr().err == ""
+
+
+def test_labels_differing_only_in_case_are_kept_apart_with_a_warning(tmp_path, capsys):
+    split, path = _train(tmp_path, ["negative", "positive", "Negative", "negative"])
+    assert label_set(split) == ["Negative", "negative", "positive"]
+    err = capsys.readouterr().err
+    assert err == (
+        f"warning: {path}: labels that differ only in case are different classes: 'Negative' (1 row, first at {path}:4) "
+        f"and 'negative' (2 rows, first at {path}:2); fix the labels if they mean the same class\n"
+    )
+
+
+def test_a_class_per_row_gives_a_warning(tmp_path, capsys):
+    split, path = _train(tmp_path, [f"c{i}" for i in range(18)] + ["a", "a"])
+    label_set(split)
+    assert capsys.readouterr().err.startswith(f"warning: {path}: 18 of the 20 training rows have a label no other row has (19 classes)")
+    small, _ = _train(tmp_path, [f"c{i}" for i in range(10)])  # a toy set below the minimum
+    label_set(small)
+    assert capsys.readouterr().err == ""
+
+
+def test_decimal_numbers_as_labels_in_a_text_file_give_a_warning(tmp_path, capsys):
+    split, path = _train(tmp_path, ["0.5", "1", "2.5", "1", "0.5", "3"])
+    assert label_set(split) == ["0.5", "1", "2.5", "3"]
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: {path}: every label is a number and 2 of the 4 are not whole numbers (e.g. '0.5')")
+    assert err.count("\n") == 1

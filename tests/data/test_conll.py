@@ -71,3 +71,32 @@ def test_malformed_jsonl_records(tmp_path, record, message):
     with pytest.raises(UserError) as error:
         read_token_split(write(tmp_path / "x.jsonl", json.dumps(record) + "\n"))
     assert str(error.value).startswith(f"{tmp_path / 'x.jsonl'}:1:") and message in str(error.value)
+
+
+@pytest.mark.parametrize("invisible", ["\ufeff", "\u200b", "\u00a0\u00a0", " \u200b\t\ufeff "])
+def test_a_line_of_invisible_characters_is_blank(tmp_path, invisible):
+    """A public NER file ends with a line holding only a stray byte-order mark."""
+    split = read_token_split(write(tmp_path / "i.txt", f"EU B-ORG\nrejects O\n{invisible}\nPeter B-PER\n{invisible}\n"))
+    assert split.tokens == [["EU", "rejects"], ["Peter"]] and split.places[1].endswith(":4")
+
+
+def test_a_byte_order_mark_opening_a_line_is_dropped(tmp_path):
+    """Files concatenated with `cat` keep the BOM of each but the first at a line start."""
+    text = "-DOCSTART- O\n\nEU B-ORG\n\n\ufeff-DOCSTART- O\n\n\ufeffPeter B-PER\n"
+    split = read_token_split(write(tmp_path / "c.txt", text))
+    assert split.tokens == [["EU"], ["Peter"]] and split.documents == [0, 1]
+
+
+def test_unicode_line_separators_inside_a_token_do_not_end_the_line(tmp_path):
+    split = read_token_split(write(tmp_path / "s.tsv", "a\u2028b\tB-PER\nc\x85d\tO\n"))
+    assert split.tokens == [["a\u2028b", "c\x85d"]] and split.tags == [["B-PER", "O"]]
+
+
+def test_repeated_jsonl_sentence_ids_are_an_error_naming_both_lines(tmp_path):
+    records = [{"id": "s1", "tokens": ["Anna"], "tags": ["B-PER"]}, {"id": "s2", "tokens": ["x"], "tags": ["O"]}, {"id": "s1", "tokens": ["y"], "tags": ["O"]}]
+    path = write(tmp_path / "d.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(UserError) as error:
+        read_token_split(path)
+    assert str(error.value).startswith(f"{path}:3: sentence id 's1' is used again (first at {path}:1)")
+    with pytest.raises(UserError, match="sentence id 's1' is used again"):
+        read_token_split(path, labelled=False)

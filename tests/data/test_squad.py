@@ -67,3 +67,27 @@ def test_unlabelled_reading_needs_no_answers(tmp_path):
     assert split.answers is None and split.questions == ["Where?"]
     with pytest.raises(UserError, match="no column 'answers'"):
         read_qa_split(str(path))
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_a_repeated_question_id_is_an_error_naming_both_places(tmp_path, labelled):
+    record = {"id": "a1", "question": "Where?", "context": CONTEXT, "answers": [{"text": "Paris", "answer_start": 20}]}
+    squad = write_squad(tmp_path / "d.json", [record, {**record, "id": "a2"}, {**record, "question": "Again?"}])
+    with pytest.raises(UserError) as error:
+        read_qa_split(str(squad), labelled=labelled)
+    assert str(error.value).startswith(
+        f"{squad}:data[0].paragraphs[2].qas[0]: question id 'a1' is used again (first at {squad}:data[0].paragraphs[0].qas[0])"
+    )
+    rows = write_jsonl(tmp_path / "d.jsonl", [record, {**record, "id": "a2"}, {**record, "question": "Again?"}])
+    with pytest.raises(UserError) as error:
+        read_qa_split(str(rows), labelled=labelled)
+    assert str(error.value).startswith(f"{rows}:3: question id 'a1' is used again (first at {rows}:1)")
+
+
+@pytest.mark.parametrize("field, value, kind", [("question", 7, "a number (7)"), ("context", ["a", "b"], 'a list (["a", "b"])'), ("id", {"n": 1}, "an object")])
+def test_a_value_of_the_wrong_type_is_named_with_its_type(tmp_path, field, value, kind):
+    record = {"id": "a1", "question": "Where?", "context": CONTEXT, "answers": [], field: value}
+    path = write_jsonl(tmp_path / "t.jsonl", [record])
+    with pytest.raises(UserError) as error:
+        read_qa_split(str(path))
+    assert str(error.value).startswith(f"{path}:1: expected a") and f"got {kind}" in str(error.value)

@@ -54,3 +54,56 @@ def test_missing_file_and_unknown_type(tmp_path):
     (tmp_path / "data.xlsx").write_text("x")
     with pytest.raises(UserError, match="unknown file type"):
         read_table(tmp_path / "data.xlsx")
+
+
+def test_a_csv_field_longer_than_pythons_csv_limit_is_read_and_the_limit_restored(tmp_path):
+    import csv
+
+    limit = csv.field_size_limit()
+    path = tmp_path / "long.csv"
+    path.write_text(f'text,label\n"{"word " * 40_000}",pos\nshort,neg\n')
+    table = read_table(path)
+    assert len(table.rows[0]["text"]) == 200_000 > limit
+    assert table.places == [f"{path}:2", f"{path}:3"]
+    assert csv.field_size_limit() == limit
+
+
+def test_tsv_is_read_as_written_without_quote_processing(tmp_path):
+    path = tmp_path / "q.tsv"
+    path.write_text('text\tlabel\n"Quoted" words first\tpos\n"a lone quote\tneg\nlast, "row"\tpos\n')
+    table = read_table(path)
+    assert [r["text"] for r in table.rows] == ['"Quoted" words first', '"a lone quote', 'last, "row"']
+    assert table.places == [f"{path}:2", f"{path}:3", f"{path}:4"]
+
+
+def test_a_tsv_row_with_an_extra_tab_names_its_line(tmp_path):
+    path = tmp_path / "r.tsv"
+    path.write_text('text\tlabel\n"ok\tpos\na\tb\tc\n')
+    with pytest.raises(UserError, match=r"r\.tsv:3: row has 3 fields but the header has 2; a TSV field cannot hold a tab"):
+        read_table(path)
+
+
+def test_an_unclosed_csv_quote_is_reported_where_it_opens(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('text,label\nok,pos\n"never closed,neg\nmore,pos\nand more,neg\n')
+    with pytest.raises(UserError) as e:
+        read_table(path)
+    assert str(e.value).startswith(f"{path}:3: a quoted field starts here and is never closed")
+
+
+def test_jsonl_strings_may_hold_unicode_line_separators(tmp_path):
+    """json.dumps(ensure_ascii=False) writes U+2028 and U+0085 unescaped; they do not end a line."""
+    path = tmp_path / "u.jsonl"
+    texts = ["one\u2028two", "three\x85four"]
+    path.write_text("".join(json.dumps({"text": t, "label": 1}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    table = read_table(path)
+    assert [r["text"] for r in table.rows] == texts and table.places == [f"{path}:1", f"{path}:2"]
+
+
+@pytest.mark.parametrize("cut", [lambda b: b[: len(b) // 2], lambda b: b[:100] + b"\0" * 200 + b[300:]])
+def test_a_damaged_parquet_file_is_a_user_error(tmp_path, cut):
+    """pyarrow raises ArrowInvalid for some damage and a plain OSError for other."""
+    pq.write_table(pa.table({"text": ["p"] * 50, "label": ["a"] * 50}), tmp_path / "ok.parquet")
+    (tmp_path / "bad.parquet").write_bytes(cut((tmp_path / "ok.parquet").read_bytes()))
+    with pytest.raises(UserError, match=r"bad\.parquet: cannot read Parquet: .*; the file is damaged or not Parquet"):
+        read_table(tmp_path / "bad.parquet")

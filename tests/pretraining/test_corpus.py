@@ -64,3 +64,27 @@ def test_missing_parquet_column_and_missing_file(tmp_path):
         list(Corpus((str(tmp_path / "p.parquet"),)).texts())
     with pytest.raises(UserError, match="nope.txt: file not found"):
         Corpus((str(tmp_path / "nope.txt"),))
+
+
+def test_long_csv_fields_and_tsv_read_as_written(tmp_path):
+    long_text = "word " * 40_000
+    (tmp_path / "long.csv").write_text(f'text\n"{long_text}"\nshort\n')
+    assert list(Corpus((str(tmp_path / "long.csv"),)).texts()) == [long_text, "short"]
+    (tmp_path / "q.tsv").write_text('text\n"Quoted" first\n"lone quote\nlast\n')
+    assert list(Corpus((str(tmp_path / "q.tsv"),)).texts()) == ['"Quoted" first', '"lone quote', "last"]
+
+
+@pytest.mark.parametrize("value, kind", [(5, "a number (5)"), (["a"], 'a list (["a"])')])
+def test_a_jsonl_text_that_is_not_a_string_is_an_error(tmp_path, value, kind):
+    (tmp_path / "c.jsonl").write_text(json.dumps({"text": "fine"}) + "\n" + json.dumps({"text": value}) + "\n")
+    with pytest.raises(UserError) as e:
+        list(Corpus((str(tmp_path / "c.jsonl"),)).texts())
+    assert str(e.value).startswith(f"{tmp_path / 'c.jsonl'}:2: expected text in column 'text', got {kind}")
+
+
+def test_a_damaged_parquet_corpus_is_a_user_error(tmp_path):
+    pq.write_table(pa.table({"text": DOCS * 20}), tmp_path / "ok.parquet")
+    data = (tmp_path / "ok.parquet").read_bytes()
+    (tmp_path / "bad.parquet").write_bytes(data[:100] + b"\0" * 200 + data[300:])
+    with pytest.raises(UserError, match=r"bad\.parquet: cannot read Parquet"):
+        list(Corpus((str(tmp_path / "bad.parquet"),)).texts())

@@ -3,18 +3,24 @@
 CoNLL files: one token per line, columns separated by tabs (or, in a line without a tab,
 by spaces), the token in the first column and its tag in the last (or `--tag-column N`),
 a blank line between sentences, a `-DOCSTART-` line opening each document (a file
-without one, and a JSONL file, is one document). Read by hand because no
+without one, and a JSONL file, is one document). A line of invisible characters only
+(spaces, no-break spaces, zero-width spaces, byte-order marks: Unicode whitespace and
+format characters) is blank, and a byte-order mark at the start of a line (left where
+files were concatenated) is dropped. Read by hand because no
 library reader keeps the line numbers the error contract needs. Tags are converted from
 the file's scheme (detected, or `--tag-scheme`) to IOB2; see `tag_schemes`.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from transferkit.data import tag_schemes
-from transferkit.data.tables import decode_text, read_table
+from transferkit.data.files import read_text
+from transferkit.data.tables import read_table, split_lines
+from transferkit.data.values import check_unique_ids, record_id
 from transferkit.errors import UserError
 
 JSONL_SUFFIXES = (".jsonl", ".json")
@@ -45,20 +51,16 @@ class _Sentence:
 
 def read_token_split(path: str, tag_column: int | None = None, tag_scheme: str = "auto", labelled: bool = True) -> TokenSplit:
     """Read one split; with `labelled=False` tags are not required and not read."""
-    p = Path(path)
-    if not p.exists():
-        raise UserError(path, "file not found")
-    if p.is_dir():
-        raise UserError(path, "is a directory, expected a data file")
-    if p.suffix.lower() in JSONL_SUFFIXES:
+    if Path(path).suffix.lower() in JSONL_SUFFIXES:
         sentences = _read_jsonl(path, labelled)
     else:
-        sentences = _read_columns(path, decode_text(path, p.read_bytes()), tag_column, labelled)
+        sentences = _read_columns(path, read_text(path), tag_column, labelled)
     if not sentences:
         raise UserError(f"{path}:1", "no sentences; write one token per line with a blank line between sentences")
     tokens = [s.tokens for s in sentences]
     ids = [s.id if s.id is not None else str(i) for i, s in enumerate(sentences)]
     starts = [s.places[0] for s in sentences]
+    check_unique_ids(ids, starts, "sentence id")
     documents = [s.document for s in sentences]
     if not labelled:
         return TokenSplit(path, tokens, None, ids, starts, None, documents)
@@ -76,10 +78,11 @@ def _read_columns(path: str, text: str, tag_column: int | None, labelled: bool) 
     document = 0
     current = _Sentence([], [] if labelled else None, [])
     width = first_line = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
+        line = line.lstrip("\ufeff")
         fields = line.split("\t") if "\t" in line else line.split()
         fields = [f.strip() for f in fields]
-        if not line.strip() or fields[0] == "-DOCSTART-":
+        if _invisible(line) or fields[0] == "-DOCSTART-":
             if current.tokens:
                 sentences.append(current)
             if fields and fields[0] == "-DOCSTART-" and sentences:
@@ -106,6 +109,11 @@ def _read_columns(path: str, text: str, tag_column: int | None, labelled: bool) 
     return sentences
 
 
+def _invisible(line: str) -> bool:
+    """Nothing to see: whitespace (U+00A0 included) and format characters (U+200B, U+FEFF, ...)."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in line)
+
+
 def _read_jsonl(path: str, labelled: bool) -> list[_Sentence]:
     table = read_table(path)
     sentences = []
@@ -122,7 +130,7 @@ def _read_jsonl(path: str, labelled: bool) -> list[_Sentence]:
             tags = _string_list(record["tags"], where, "tags")
             if len(tags) != len(tokens):
                 raise UserError(where, f"{len(tokens)} tokens but {len(tags)} tags; give one tag per token")
-        sentence_id = str(record["id"]) if record.get("id") not in (None, "") else None
+        sentence_id = record_id(record.get("id"), str(len(sentences)), where)
         sentences.append(_Sentence(tokens, tags, [where] * len(tokens), sentence_id))
     return sentences
 

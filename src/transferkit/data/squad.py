@@ -13,6 +13,9 @@ An answer whose text is not at its `answer_start` is **repaired when the text oc
 exactly once in the context** (the offset is then unambiguous; such off-by-some offsets
 come from re-encoded or cleaned text), and an error naming the question id otherwise:
 when the text is absent or occurs several times, any repair would be a guess.
+
+Question ids must be unique in a file (predictions are written by id); a repeated id is
+an error naming both places.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transferkit.data.tables import decode_text, read_table
+from transferkit.data.files import read_text
+from transferkit.data.tables import read_table
+from transferkit.data.values import check_unique_ids, describe, missing, record_id
 from transferkit.errors import UserError
 
 
@@ -57,8 +62,10 @@ class _Builder:
     def __init__(self, path: str, labelled: bool):
         self.path, self.labelled = path, labelled
         self.split = QASplit(path, [], [], [], [] if labelled else None, [])
+        self.positions: list[str] = []  # where each question is, even when `where` is its id
 
-    def add(self, where: str, qid: str, question, context, answers, impossible: bool = False) -> None:
+    def add(self, where: str, qid: str, question, context, answers, impossible: bool = False, position: str | None = None) -> None:
+        self.positions.append(position or where)
         question = _text(question, where, "question")
         context = _text(context, where, "context")
         self.split.ids.append(qid)
@@ -100,14 +107,15 @@ class _Builder:
     def finish(self) -> QASplit:
         if not self.split.questions:
             raise UserError(self.path, "no questions in the file")
+        check_unique_ids(self.split.ids, self.positions, "question id")
         return self.split
 
 
 def _text(value, where: str, name: str) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    if missing(value):
         raise UserError(where, f"missing {name!r}")
     if not isinstance(value, str):
-        raise UserError(where, f"{name!r} must be a string")
+        raise UserError(where, f"expected a string in {name!r}, got {describe(value)}")
     if not value.strip():
         raise UserError(where, f"empty {name}; remove the record or fill it in")
     return value
@@ -115,7 +123,7 @@ def _text(value, where: str, name: str) -> str:
 
 def _answer_list(answers, where: str) -> list:
     """SQuAD's list of objects, or `datasets`' object of parallel lists, as a list of objects."""
-    if answers is None or (isinstance(answers, float) and answers != answers):
+    if missing(answers):
         raise UserError(where, "missing 'answers'; give a list of {\"text\", \"answer_start\"} (empty for no answer)")
     if isinstance(answers, str):
         try:
@@ -136,9 +144,8 @@ def read_qa_split(path: str, labelled: bool = True) -> QASplit:
     """Read one split; a `.json` file holding a SQuAD object (`{"data": [...]}`) is read as
     SQuAD, anything else as a table of rows. `labelled=False` reads questions and contexts
     only (predict)."""
-    p = Path(path)
-    if p.suffix.lower() == ".json" and p.is_file():
-        text = decode_text(path, p.read_bytes())
+    if Path(path).suffix.lower() == ".json":
+        text = read_text(path)
         try:
             document = json.loads(text)
         except json.JSONDecodeError:
@@ -164,10 +171,11 @@ def _read_squad(path: str, document: dict, labelled: bool) -> QASplit:
             for q, qa in enumerate(paragraph["qas"]):
                 if not isinstance(qa, dict):
                     raise UserError(f"{place}.qas[{q}]", "expected a question object")
-                qid = str(qa.get("id", f"{a}-{p}-{q}"))
-                where = f"{path}:question {qid}" if "id" in qa else f"{place}.qas[{q}]"
+                position = f"{place}.qas[{q}]"
+                qid = record_id(qa.get("id"), f"{a}-{p}-{q}", position)
+                where = f"{path}:question {qid}" if "id" in qa else position
                 impossible = bool(qa.get("is_impossible", False))
-                builder.add(where, qid, qa.get("question"), paragraph.get("context"), qa.get("answers", [] if impossible else None), impossible)
+                builder.add(where, qid, qa.get("question"), paragraph.get("context"), qa.get("answers", [] if impossible else None), impossible, position)
     return builder.finish()
 
 
@@ -178,7 +186,6 @@ def _read_rows(path: str, labelled: bool) -> QASplit:
             raise UserError(table.header_place, f"no column {column!r}; QA rows need question, context and answers (text + answer_start)")
     builder = _Builder(path, labelled)
     for n, (row, where) in enumerate(zip(table.rows, table.places)):
-        qid = row.get("id")
-        qid = str(n) if qid is None or qid == "" else str(qid)
+        qid = record_id(row.get("id"), str(n), where)
         builder.add(where, qid, row.get("question"), row.get("context"), row.get("answers"))
     return builder.finish()

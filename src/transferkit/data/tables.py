@@ -3,6 +3,11 @@
 Written by hand on top of `csv` / `json` / `pyarrow` rather than `pandas.read_csv` because
 the error contract needs the *line* of a bad record (pandas loses it for quoted multi-line
 fields) and strict checks that pandas relaxes: ragged rows, undecodable bytes, empty files.
+
+CSV has standard quoting; TSV is read as written, with no quote processing (a quote is
+text, as in most TSV files, e.g. GLUE's). Fields may be of any length. Lines end at
+`\n`, `\r\n` or `\r` only, not at the other characters `str.splitlines` breaks on (U+2028,
+U+0085, ...), which JSON writes unescaped inside strings.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from transferkit.data.files import check_file, read_bytes, read_text
 from transferkit.errors import UserError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -41,59 +48,78 @@ class Table:
 def read_table(path: str | Path) -> Table:
     """Read a whole table, or raise `UserError` naming the file and line of the problem."""
     path = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise UserError(path, "file not found")
-    if p.is_dir():
-        raise UserError(path, "is a directory, expected a data file")
-    kind = FORMATS.get(p.suffix.lower())
+    check_file(path)
+    suffix = Path(path).suffix
+    kind = FORMATS.get(suffix.lower())
     if kind is None:
-        raise UserError(path, f"unknown file type {p.suffix!r}; use one of {', '.join(FORMATS)}")
+        raise UserError(path, f"unknown file type {suffix!r}; use one of {', '.join(FORMATS)}")
     if kind == "parquet":
         return _read_parquet(path)
-    text = decode_text(path, p.read_bytes())
+    text = read_text(path)
     if not text.strip():
         raise UserError(f"{path}:1", "file is empty; it needs a header line and data rows")
     if kind == "jsonl":
         return _read_jsonl(path, text)
-    return _read_delimited(path, text, "\t" if kind == "tsv" else ",")
+    return _read_delimited(path, text, kind)
 
 
-def decode_text(path: str, raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}", "not valid UTF-8; save the file as UTF-8") from None
+FIELD_LIMIT = 2**31 - 1  # the largest that csv accepts on every platform (a C long)
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-def _read_delimited(path: str, text: str, delimiter: str) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header = next(reader)
-        columns = [c.strip() for c in header]
-        if len(set(columns)) != len(columns):
-            raise UserError(f"{path}:1", "the header repeats a column name")
-        rows, places = [], []
+def split_lines(text: str) -> list[str]:
+    """The lines of a text, like `str.splitlines` but ending only at line breaks."""
+    lines = _LINE_END.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def delimited_records(path: str, lines: Iterable[str], kind: str) -> Iterator[tuple[list[str], str]]:
+    """(fields, `file:line`) of each record of a CSV or TSV file, the header first, blank
+    lines skipped; a malformed record or one whose field count differs from the header's
+    is a `UserError` at the line where the record starts.
+
+    csv's 131,072-character field limit is a process-wide setting: it is raised only while
+    a record is parsed, so nothing else in the process sees it changed."""
+    tsv = kind == "tsv"
+    reader = csv.reader(lines, delimiter="\t" if tsv else ",", quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL, strict=True)
+    width = None
+    while True:
         start = reader.line_num + 1
-        for fields in reader:
-            where = f"{path}:{start}"
-            start = reader.line_num + 1
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue  # blank line
-            if len(fields) != len(columns):
-                raise UserError(
-                    where,
-                    f"row has {len(fields)} fields but the header has {len(columns)}; "
-                    "quote fields that contain the delimiter",
-                )
-            rows.append(dict(zip(columns, fields)))
-            places.append(where)
-    except csv.Error as e:
-        raise UserError(f"{path}:{reader.line_num}", f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {e}") from None
+        previous = csv.field_size_limit(FIELD_LIMIT)
+        try:
+            fields = next(reader, None)
+        except csv.Error as e:
+            if "unexpected end of data" in str(e):
+                raise UserError(f"{path}:{start}", 'a quoted field starts here and is never closed; close its quote, and double the quotes inside it ("")') from None
+            raise UserError(f"{path}:{reader.line_num}", f"malformed CSV: {e}; double the quotes inside a quoted field (\"\")") from None
+        finally:
+            csv.field_size_limit(previous)
+        if fields is None:
+            return
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # blank line
+        where = f"{path}:{start}"
+        if width is None:
+            width = len(fields)
+        elif len(fields) != width:
+            hint = "a TSV field cannot hold a tab; use CSV or JSONL for such texts" if tsv else "quote fields that contain commas"
+            raise UserError(where, f"row has {len(fields)} fields but the header has {width}; {hint}")
+        yield fields, where
+
+
+def _read_delimited(path: str, text: str, kind: str) -> Table:
+    records = delimited_records(path, io.StringIO(text, newline=""), kind)
+    header, header_place = next(records, ([], f"{path}:1"))
+    columns = [c.strip() for c in header]
+    if len(set(columns)) != len(columns):
+        raise UserError(header_place, "the header repeats a column name")
+    rows, places = [], []
+    for fields, where in records:
+        rows.append(dict(zip(columns, fields)))
+        places.append(where)
     if not rows:
         raise UserError(f"{path}:2", "the file has a header but no data rows")
-    return Table(path, columns, rows, places, f"{path}:1")
+    return Table(path, columns, rows, places, header_place)
 
 
 def jsonl_records(path: str, numbered_lines: Iterable[tuple[int, str]]) -> Iterator[tuple[dict, str]]:
@@ -113,7 +139,7 @@ def jsonl_records(path: str, numbered_lines: Iterable[tuple[int, str]]) -> Itera
 
 def _read_jsonl(path: str, text: str) -> Table:
     rows, places, columns = [], [], {}
-    for record, where in jsonl_records(path, enumerate(text.splitlines(), start=1)):
+    for record, where in jsonl_records(path, enumerate(split_lines(text), start=1)):
         columns.update(dict.fromkeys(record))
         rows.append(record)
         places.append(where)
@@ -123,14 +149,20 @@ def _read_jsonl(path: str, text: str) -> Table:
 
 
 def _read_parquet(path: str) -> Table:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    data = read_bytes(path)
     try:
-        table = pq.read_table(path)
-    except Exception as e:  # pyarrow raises several types for a damaged file
-        raise UserError(path, f"cannot read Parquet: {e}") from None
-    if table.num_rows == 0:
+        table = pq.ParquetFile(pa.BufferReader(data)).read()
+        rows = table.to_pylist()
+    except (pa.ArrowException, OSError) as e:  # what pyarrow raises for a damaged file
+        raise parquet_damage(path, e) from None
+    if not rows:
         raise UserError(path, "the file has no rows")
-    rows = table.to_pylist()
     places = [f"{path}:row {i + 1}" for i in range(len(rows))]
     return Table(path, table.column_names, rows, places, path)
+
+
+def parquet_damage(path: str, error: Exception) -> UserError:
+    return UserError(path, f"cannot read Parquet: {error}; the file is damaged or not Parquet")

@@ -12,13 +12,14 @@ bytes, malformed rows, a missing column, a file with no text) without holding th
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from transferkit.data.tables import FORMATS, jsonl_records
+from transferkit.data.files import check_file, open_input
+from transferkit.data.tables import FORMATS, delimited_records, jsonl_records, parquet_damage
+from transferkit.data.values import describe, missing
 from transferkit.errors import UserError
 
 MARKUP = re.compile(r"<[^<>]{0,200}>")  # HTML tags, such as IMDB's <br />
@@ -49,7 +50,7 @@ class Tokenisation:
 def _lines(path: str) -> Iterator[tuple[int, str]]:
     """(line number, decoded line) of a file, decoding line by line so that bad bytes are
     reported with their line without reading the whole file first."""
-    with open(path, "rb") as f:
+    with open_input(path, "a corpus file") as f:
         for number, raw in enumerate(f, start=1):
             try:
                 yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
@@ -63,30 +64,16 @@ def _text_file(path: str, column: str) -> Iterator[tuple[str, str]]:
             yield line.rstrip("\r\n"), f"{path}:{number}"
 
 
-def _delimited(path: str, column: str, delimiter: str) -> Iterator[tuple[str, str]]:
-    numbered = _lines(path)
-    line = {"number": 0}
-
-    def text_lines():
-        for number, text in numbered:
-            line["number"] = number
-            yield text
-
-    reader = csv.reader(text_lines(), delimiter=delimiter, strict=True)
-    try:
-        header = [c.strip() for c in next(reader, [])]
-        if not header:
-            return
-        _require(column, header, f"{path}:1")
-        index = header.index(column)
-        for fields in reader:
-            if len(fields) == 1 and not fields[0].strip():
-                continue
-            if len(fields) != len(header):
-                raise UserError(f"{path}:{line['number']}", f"row has {len(fields)} fields but the header has {len(header)}")
-            yield fields[index], f"{path}:{line['number']}"
-    except csv.Error as e:
-        raise UserError(f"{path}:{line['number']}", f"malformed row: {e}") from None
+def _delimited(path: str, column: str, kind: str) -> Iterator[tuple[str, str]]:
+    records = delimited_records(path, (line for _, line in _lines(path)), kind)
+    header, where = next(records, ([], ""))
+    if not header:
+        return
+    header = [c.strip() for c in header]
+    _require(column, header, where)
+    index = header.index(column)
+    for fields, where in records:
+        yield fields[index], where
 
 
 def _jsonl(path: str, column: str) -> Iterator[tuple[str, str]]:
@@ -96,18 +83,21 @@ def _jsonl(path: str, column: str) -> Iterator[tuple[str, str]]:
 
 
 def _parquet(path: str, column: str) -> Iterator[tuple[str, str]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    try:
-        parquet = pq.ParquetFile(path)
-    except Exception as e:  # pyarrow raises several types for a damaged file
-        raise UserError(path, f"cannot read Parquet: {e}") from None
-    _require(column, parquet.schema_arrow.names, path)
-    row = 0
-    for batch in parquet.iter_batches(columns=[column], batch_size=4096):
-        for value in batch.column(0).to_pylist():
-            row += 1
-            yield value, f"{path}:row {row}"
+    with open_input(path, "a corpus file") as f:
+        try:
+            parquet = pq.ParquetFile(f)
+            _require(column, parquet.schema_arrow.names, path)
+            batches = (batch.column(0).to_pylist() for batch in parquet.iter_batches(columns=[column], batch_size=4096))
+            row = 0
+            for values in batches:
+                for value in values:
+                    row += 1
+                    yield value, f"{path}:row {row}"
+        except (pa.ArrowException, OSError) as e:  # what pyarrow raises for a damaged file
+            raise parquet_damage(path, e) from None
 
 
 def _require(column: str, columns: list[str], where: str) -> None:
@@ -115,7 +105,7 @@ def _require(column: str, columns: list[str], where: str) -> None:
         raise UserError(where, f"no column {column!r}; the columns are {', '.join(map(repr, columns))}; name the right one with --text-column")
 
 
-READERS = {"csv": lambda p, c: _delimited(p, c, ","), "tsv": lambda p, c: _delimited(p, c, "\t"), "jsonl": _jsonl, "parquet": _parquet}
+READERS = {"csv": lambda p, c: _delimited(p, c, "csv"), "tsv": lambda p, c: _delimited(p, c, "tsv"), "jsonl": _jsonl, "parquet": _parquet}
 
 
 @dataclass(frozen=True)
@@ -129,11 +119,7 @@ class Corpus:
         if not self.paths:
             raise UserError("--corpus", "missing; give at least one corpus file")
         for path in self.paths:
-            p = Path(path)
-            if not p.exists():
-                raise UserError(path, "file not found")
-            if p.is_dir():
-                raise UserError(path, "is a directory, expected a corpus file")
+            check_file(path, "a corpus file")
 
     def documents(self) -> Iterator[tuple[str, str]]:
         """(text, place) for every non-blank document; a file without any is an error."""
@@ -141,10 +127,14 @@ class Corpus:
             reader = READERS.get(FORMATS.get(Path(path).suffix.lower(), ""), _text_file)
             found = False
             for text, where in reader(path, self.text_column):
-                if text is None or not str(text).strip():
+                if missing(text):
+                    continue
+                if not isinstance(text, str):
+                    raise UserError(where, f"expected text in column {self.text_column!r}, got {describe(text)}; write the text as a JSON string")
+                if not text.strip():
                     continue
                 found = True
-                yield str(text), where
+                yield text, where
             if not found:
                 raise UserError(f"{path}:1", "the corpus file has no text; give a file with one document per line (or row)")
 
