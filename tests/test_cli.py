@@ -307,3 +307,54 @@ def test_labels_differing_only_in_case_train_with_a_warning(cli, tmp_path):
 
 def _first_line(rows, label):
     return 2 + [row[1] for row in rows].index(label)
+
+
+def test_help_is_instant_it_imports_no_machine_learning_library():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import transferkit
+
+    code = (
+        "import sys, transferkit.cli\n"
+        "try:\n    transferkit.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'transformers', 'sklearn', 'tqdm') if m in sys.modules))"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(transferkit.__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert "Usage: transferkit" in out and "HEAVY []" in out
+
+
+@pytest.mark.parametrize("args", [[], ["pretrain"]])
+def test_no_command_prints_the_help_and_exits_0(cli, args):
+    status, out, err = cli(*args)
+    assert status == 0 and err == ""
+    assert out.startswith(f"Usage: transferkit {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND")
+
+
+def test_short_flags_stdin_input_and_quiet(cli, sentiment, tmp_path, monkeypatch):
+    import io
+    import sys
+
+    status, out, err = cli("train", "--strategy", "tfidf", "--train", sentiment["train"], "-o", tmp_path / "run")
+    assert status == 0 and json.loads(out)["output"] == str(tmp_path / "run"), err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a wonderful film\n\na dull film\n"))
+    status, out, err = cli("predict", tmp_path / "run", "--input", "-", "-o", tmp_path / "p.jsonl")
+    assert status == 0 and out == "", err
+    assert [json.loads(l)["text"] for l in (tmp_path / "p.jsonl").read_text().splitlines()] == ["a wonderful film", "a dull film"]
+    # on a terminal a status line says what is happening; -q (anywhere on the line) silences it
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    status, _, err = cli("predict", tmp_path / "run", "a wonderful film")
+    assert status == 0 and err.startswith("loading the classify model of"), err
+    status, _, err = cli("predict", tmp_path / "run", "-q", "a wonderful film")
+    assert status == 0 and err == ""
+    with pytest.raises(Exception, match="file not found"):
+        cli("train", "--train", tmp_path / "none.csv", "-v")
+
+
+def test_question_applies_to_qa_runs_only(cli, sentiment, tmp_path):
+    assert cli("train", "--strategy", "tfidf", "--train", sentiment["train"], "-o", tmp_path / "run")[0] == 0
+    status, out, err = cli("predict", tmp_path / "run", "--question", "is it good?")
+    assert status == 2 and out == ""
+    assert err == f"error: --question: applies to qa runs; {tmp_path / 'run'} is a classify run\n"

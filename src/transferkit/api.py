@@ -17,6 +17,7 @@ from pathlib import Path
 from transferkit.config import TrainConfig
 from transferkit.errors import UserError
 from transferkit.models.zoo import check_max_length, resolve_model
+from transferkit.progress import status
 from transferkit.rundir import library_versions, staged_run_dir
 from transferkit.serving.predictor import load_predictor, read_info, write_info
 from transferkit.strategies import USES_PRETRAINED_MODEL, strategy_module
@@ -52,7 +53,9 @@ def train(cfg: TrainConfig) -> dict:
         if model_path:
             check_max_length(cfg.max_length, model_path, pair=bool(cfg.text_pair_column), room=2 if cfg.task == "ner" or cfg.text_pair_column else 1)
         task = task_module(cfg.task)
+        status(f"reading the data ({cfg.train}) ...")
         data = task.load_data(cfg)
+        status(f"training {cfg.task} {cfg.strategy} on {len(data.train)} examples" + (f", loading {cfg.model} ..." if model_path else " ..."))
         model_dir = staging / "model"
         model_dir.mkdir()
         stats = strategy_module(cfg.task, cfg.strategy).fit(cfg, data, model_path, model_dir)
@@ -99,7 +102,10 @@ def _absolute_paths(cfg: TrainConfig) -> dict:
 
 
 def _run_config(run_dir: str) -> TrainConfig:
-    return TrainConfig.from_yaml(str(Path(run_dir) / "config.yaml"))
+    """The run's options (its data columns, ...), from the `config.yaml` it wrote."""
+    from transferkit.serving.run_files import require_file
+
+    return TrainConfig.from_yaml(str(require_file(Path(run_dir) / "config.yaml")))
 
 
 def evaluate(run_dir: str, data: str) -> dict:
@@ -108,21 +114,27 @@ def evaluate(run_dir: str, data: str) -> dict:
     task = task_module(info["task"])
     split = task.read_labelled(data, _run_config(run_dir))
     task.check_known(split, info["labels"])
+    status(f"loading the {info['task']} model of {run_dir} ...")
     predictor = load_predictor(Path(run_dir) / "model")
     return {"task": info["task"], "strategy": info["strategy"], "data": data, **task.score_split(predictor, split, info["labels"])}
 
 
-def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None) -> list[dict]:
+def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None,
+            questions: list[str] | None = None) -> list[dict]:
     """Predictions for texts given directly or read from a file, one record per text in
     input order (the fields depend on the task: see the task module's `predict_records`).
-    For qa the texts are questions about `context`."""
+    For qa the texts are questions about `context`; `questions` come before them (and,
+    like `context`, are refused by a run of another task)."""
     info = read_info(run_dir)
     cfg = _run_config(run_dir)
-    if context is not None and info["task"] != "qa":
-        raise UserError("--context", f"applies to qa runs; {run_dir} is a {info['task']} run")
+    for option, given in (("--question", questions), ("--context", context is not None)):
+        if given and info["task"] != "qa":
+            raise UserError(option, f"applies to qa runs; {run_dir} is a {info['task']} run")
+    status(f"loading the {info['task']} model of {run_dir} ...")
     predictor = load_predictor(Path(run_dir) / "model")
     passage = {} if context is None else {"context": context}
-    return task_module(info["task"]).predict_records(predictor, cfg, list(texts or []), input_path, **passage)
+    texts = list(questions or []) + list(texts or [])
+    return task_module(info["task"]).predict_records(predictor, cfg, texts, input_path, **passage)
 
 
 

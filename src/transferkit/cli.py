@@ -3,12 +3,16 @@
 `train`'s options are generated from `TrainConfig`'s fields, so a flag, its help text and
 its key in `config.yaml` cannot drift apart. Bad input of any kind (including a bad
 flag) prints one `error: ...` line and exits with status 2.
+
+Importing this module imports no torch, transformers or scikit-learn: `--help` and a bad
+flag answer at once, and each command imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import sys
 import typing
@@ -37,13 +41,13 @@ def options_from(cls):
 
     def decorate(command):
         for f in reversed(dataclasses.fields(cls)):
-            flag = "--" + f.name.replace("_", "-")
+            flags = ["--" + f.name.replace("_", "-"), *([f.metadata["short"]] if "short" in f.metadata else [])]
             if f.type in (bool, "bool"):
-                command = click.option(flag, f.name, is_flag=True, default=f.default, help=f.metadata["help"])(command)
+                command = click.option(*flags, f.name, is_flag=True, default=f.default, help=f.metadata["help"])(command)
             elif f.metadata.get("multiple"):
-                command = click.option(flag, f.name, type=str, multiple=True, help=f.metadata["help"])(command)
+                command = click.option(*flags, f.name, type=str, multiple=True, help=f.metadata["help"])(command)
             else:
-                command = click.option(flag, f.name, type=_click_type(f, cls), default=f.default, show_default=f.default is not None, help=f.metadata["help"])(command)
+                command = click.option(*flags, f.name, type=_click_type(f, cls), default=f.default, show_default=f.default is not None, help=f.metadata["help"])(command)
         return click.option("--config", "config_file", type=str, default=None, help="YAML file of options (a run's config.yaml reproduces it); flags given on the command line win. Relative input paths in it are relative to its folder; output to the working directory.")(command)
 
     return decorate
@@ -59,7 +63,10 @@ def _print_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="Add --verbose to any command to see the traceback of an error.")
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Anywhere on the line: -v/--verbose shows the traceback of an error; -q/--quiet prints no progress bars or status lines (stderr).",
+)
 @click.version_option(__version__, prog_name="transferkit")
 def app():
     """transferkit: adapt pretrained language models to your task with few labels, and
@@ -100,8 +107,8 @@ def evaluate(run_dir, data):
 @app.command()
 @click.argument("run_dir")
 @click.argument("texts", nargs=-1)
-@click.option("--input", "input_path", help="Data file to predict: its text column (classify), CoNLL/JSONL tokens (ner), question + context records (qa).")
-@click.option("--output", "output_path", help="Write JSON lines here instead of standard output.")
+@click.option("--input", "input_path", help="Data file to predict: its text column (classify), CoNLL/JSONL tokens (ner), question + context records (qa); - reads standard input, one text (qa: question) per line.")
+@click.option("--output", "-o", "output_path", help="Write JSON lines here instead of standard output.")
 @click.option("--question", "questions", multiple=True, help="qa: a question about --context (repeatable; arguments count as questions too).")
 @click.option("--context", help="qa: the passage the questions are answered from.")
 def predict(run_dir, texts, input_path, output_path, questions, context):
@@ -109,15 +116,15 @@ def predict(run_dir, texts, input_path, output_path, questions, context):
     writes one JSON line per text, in input order. QA: --question Q --context C."""
     from transferkit import api
 
-    texts = list(questions) + list(texts)
-    if not texts and not input_path and not sys.stdin.isatty():
-        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if input_path == "-" or (not texts and not questions and not input_path and not sys.stdin.isatty()):
+        texts, input_path = list(texts) + [line.rstrip("\n") for line in sys.stdin if line.strip()], None
+    texts, questions = list(texts), list(questions)
     if not output_path:
-        click.echo(_json_lines(api.predict(run_dir, texts, input_path, context)), nl=False)
+        click.echo(_json_lines(api.predict(run_dir, texts, input_path, context, questions=questions)), nl=False)
         return
     run_files = [Path(run_dir) / name for name in ("model", "config.yaml", "metrics.json")]
     with output_file(output_path, inputs=[input_path, *run_files]) as partial:  # checked before predicting
-        partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context)))
+        partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context, questions=questions)))
 
 
 def _json_lines(records: list[dict]) -> str:
@@ -143,7 +150,7 @@ def generate(run_dir, prompts, **options):
 
 
 @app.command()
-@click.option("--output", default="runs/demo", show_default=True, help="Folder for the runs, report.md and the plot.")
+@click.option("--output", "-o", default="runs/demo", show_default=True, help="Folder for the runs, report.md and the plot.")
 @click.option("--overwrite", is_flag=True, help="Replace earlier demo runs in --output.")
 def demo(output, overwrite):
     """The main job: four strategies at several label budgets on movie-review
@@ -219,11 +226,27 @@ def models_list():
 
 def quiet_libraries() -> None:
     """transformers' load report (a new head is "MISSING", as expected) and its per-file
-    progress bars bury transferkit's own progress; keep its warnings and errors only."""
-    from transformers.utils import logging as hf_logging
+    progress bars bury transferkit's own progress; keep its warnings and errors only.
+    Said through its environment variables (unless the user set them), so that nothing
+    is imported for it; directly too, when a Python caller has imported it already."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
+GLOBAL_FLAGS = {"-v": "verbose", "--verbose": "verbose", "-q": "quiet", "--quiet": "quiet"}
+
+
+def global_flags(args: list[str]) -> tuple[list[str], set[str]]:
+    """`-v/--verbose` and `-q/--quiet` are accepted anywhere on the line (before a `--`
+    that ends the options); the other arguments go to the command."""
+    end = args.index("--") if "--" in args else len(args)
+    found = {GLOBAL_FLAGS[a] for a in args[:end] if a in GLOBAL_FLAGS}
+    return [a for a in args[:end] if a not in GLOBAL_FLAGS] + args[end:], found
 
 
 def _terminate(signum, frame):
@@ -232,13 +255,18 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> None:
+    from transferkit.progress import set_quiet
+
     quiet_libraries()
-    args = list(sys.argv[1:] if argv is None else argv)
-    verbose = "--verbose" in args
-    args = [a for a in args if a != "--verbose"]  # accepted anywhere on the line
+    args, flags = global_flags(list(sys.argv[1:] if argv is None else argv))
+    verbose = "verbose" in flags
+    set_quiet("quiet" in flags)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         app.main(args=args, prog_name="transferkit", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:  # `transferkit`, `transferkit pretrain`: the help, as --help
+        click.echo(e.ctx.get_help())
+        sys.exit(0)
     except UserError as e:
         if verbose:
             raise

@@ -259,7 +259,7 @@ class TrainConfig(YamlConfig):
     test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.", path=INPUT)
     model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.", path=INPUT_OR_NAME)
     strategy: str = _opt("finetune", "How to adapt the model: features, finetune, scratch, or (classify only) tfidf.")
-    output: str | None = _opt(None, "Run directory to write (default: runs/<task>-<strategy>-<time>).")
+    output: str | None = _opt(None, "Run directory to write (default: runs/<task>-<strategy>-<time>).", short="-o")
     text_column: str = _opt("text", "Column holding the text.")
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
     label_column: str = _opt("label", "Column holding the label.")
@@ -338,9 +338,9 @@ class TrainConfig(YamlConfig):
         if cfg.task == "qa":
             return {"stride": cfg.doc_stride, "max_answer_length": cfg.max_answer_length}
         if cfg.task == "lm":  # perplexity_before is measured on the model the run started from
-            from transferkit.models.zoo import resolve_model
+            from transferkit.serving.run_files import model_reference
 
-            return {"base_model": resolve_model(cfg.model)}
+            return {"base_model": model_reference(cfg.model)}
         return {}
 
 
@@ -354,7 +354,7 @@ class Word2VecConfig(YamlConfig):
 
     corpus: list[str] = _opt([], "Corpus file; repeat for several. Plain text (one document per line), or CSV/TSV/JSONL/Parquet with --text-column.", path=INPUT)
     text_column: str = _opt("text", "Column holding the text in CSV/TSV/JSONL/Parquet corpus files.")
-    output: str | None = _opt(None, "Directory to write (vectors.kv, vectors.txt, config.yaml, metrics.json).")
+    output: str | None = _opt(None, "Directory to write (vectors.kv, vectors.txt, config.yaml, metrics.json).", short="-o")
     algorithm: str = _opt("cbow", "cbow (predict a word from its context) or skipgram (the context from the word).", choices=ALGORITHMS)
     dimension: int = _opt(100, "Vector size.", bounds=Bounds(1, 10_000))
     window: int = _opt(5, "Largest distance between a word and a context word.")
@@ -382,7 +382,7 @@ class MaskedLMConfig(YamlConfig):
     text_column: str = _opt("text", "Column holding the text in CSV/TSV/JSONL/Parquet corpus files.")
     eval_corpus: str | None = _opt(None, "Held-out text for the masked-LM loss before and after (default: --eval-fraction of the corpus documents).", path=INPUT)
     eval_fraction: float = _opt(0.05, "Fraction of the corpus documents held out when there is no --eval-corpus (at most 2,000 documents).", bounds=FRACTION)
-    output: str | None = _opt(None, "Directory to write: a transformers encoder directory (with its masked-LM head) that `train --model DIR` accepts.")
+    output: str | None = _opt(None, "Directory to write: a transformers encoder directory (with its masked-LM head) that `train --model DIR` accepts.", short="-o")
     max_length: int = _opt(128, "Tokens per training sequence; longer documents are cut into several sequences.")
     batch_size: int = _opt(32, "Sequences per optimiser step.")
     lr: float = _opt(1e-4, "Peak learning rate (warm-up, then linear decay).", bounds=POSITIVE)

@@ -187,6 +187,7 @@ def staged_run_dir(output: Path, overwrite: bool, publish: bool = True, inputs: 
 def _publish(staging: Path, output: Path, existed: bool) -> None:
     """Rename the finished staging folder into place, replacing only what was checked at the
     start (a transferkit output that `--overwrite` named)."""
+    apply_umask(staging)
     if os.path.lexists(output) and (not existed or not is_transferkit_output(output)):
         raise UserError(str(output), "appeared while this run was working; it is left untouched; choose another --output")
     if existed:
@@ -219,17 +220,25 @@ def output_file(path: str | Path, inputs: Iterable[str | Path | None] = ()) -> I
     temporary = Path(temporary)
     try:
         yield temporary
-        os.chmod(temporary, 0o666 & ~_umask())
+        apply_umask(temporary)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
 
 
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+def apply_umask(path: Path) -> None:
+    """Give `path` (and everything below it) the mode the user's umask allows. safetensors
+    and `mkstemp` write private files (mode 0600), so without this another user could not
+    read a run's weights or predictions."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
+    for root, dirs, files in os.walk(path):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~mask)
 
 
 def library_versions() -> dict:

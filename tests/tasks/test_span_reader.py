@@ -59,3 +59,26 @@ def test_threshold_maximises_v2_f1_on_dev():
     best = max(sum(max(float(r.text == g) for g in gold or [""]) for r, gold in zip(apply_threshold(readings, t), golds)) for t in (-3, 0, 0.7, 1.5, 4))
     chosen = sum(max(float(r.text == g) for g in gold or [""]) for r, gold in zip(apply_threshold(readings, threshold), golds))
     assert chosen == best == 3
+
+
+def _one_window(offsets: list[tuple[int, int]]) -> QAWindows:
+    return QAWindows([{}], [0], [[None, None, None] + offsets + [None]])
+
+
+def test_answers_start_and_end_on_the_word_boundaries_of_the_context():
+    context = "Anton Chekhov wrote it."
+    # sub-word tokens: Anton | Che | ##khov | wrote | it | .
+    window = _one_window([(0, 5), (6, 9), (9, 13), (14, 19), (20, 22), (22, 23)])
+    # the best pair by logits is "khov" (starts inside a word), then "Che" (ends inside it)
+    scores = logits(10, {5: 9.0, 4: 6.0}, {5: 9.0, 4: 8.0})
+    reading = decode(window, [scores], [context], max_answer_length=30, v2=False)[0]
+    assert (reading.text, reading.start, reading.end) == ("Chekhov", 6, 13)
+    ending = logits(10, {7: 5.0}, {8: 4.0})  # "it." : an end after punctuation is a boundary
+    assert decode(window, [ending], [context], max_answer_length=30, v2=False)[0].text == "it."
+
+
+def test_contexts_without_spaces_between_words_are_not_cut_to_words():
+    context = "北京是中国的首都"  # one token per character
+    window = _one_window([(k, k + 1) for k in range(len(context))])
+    scores = logits(12, {3 + 6: 5.0}, {3 + 7: 5.0})
+    assert decode(window, [scores], [context], max_answer_length=30, v2=False)[0].text == "首都"

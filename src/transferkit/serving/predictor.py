@@ -4,7 +4,10 @@
 -> answer spans`; for lm `loss(texts)` and `generate(prompts)`.
 
 `model/transferkit.json` says which strategy wrote the directory; everything else in it is
-that strategy's own standard files.
+that strategy's own standard files. It is checked when read (a known task and strategy,
+each setting of the right type, a label list as long as the model's head) and the
+weights before they load, so a damaged or tampered run fails with one line naming the
+file instead of a traceback, or predictions under the wrong label names.
 """
 
 from __future__ import annotations
@@ -13,24 +16,90 @@ import json
 from pathlib import Path
 
 from transferkit.errors import UserError
+from transferkit.serving.run_files import damaged, read_json, safetensors_shapes
 
 INFO_FILE = "transferkit.json"
+INTEGER, NUMBER, TEXT = (int,), (int, float), (str,)
+# the settings each task's predictor reads, with their types (None: may be null)
+SETTINGS = {
+    "classify": {},
+    "ner": {"stride": INTEGER},
+    "qa": {"stride": INTEGER, "max_answer_length": INTEGER, "no_answer_threshold": NUMBER + (type(None),)},
+    "lm": {},
+}
+TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", type(None): "null"}
+OPTIONAL = {"context": TEXT, "base_model": TEXT + (type(None),)}
+LINEAR_HEAD_STRATEGIES = ("features", "tfidf", "wordvec")  # classify runs whose head is head.safetensors (ner features writes a transformers model)
 
 
 def write_info(model_dir: Path, task: str, strategy: str, labels: list[str], max_length: int, **extra) -> None:
+    """The last file of a run's `model/`: what `load_predictor` needs to load it."""
     info = {"task": task, "strategy": strategy, "labels": labels, "max_length": max_length, **extra}
     (model_dir / INFO_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False))
 
 
 def read_info(run_dir: str | Path) -> dict:
+    """A run's `model/transferkit.json`, checked."""
     path = Path(run_dir) / "model" / INFO_FILE
-    if not path.exists():
+    if not path.exists() and not (Path(run_dir) / "model").is_dir():
         raise UserError(str(run_dir), "not a transferkit run directory (no model/transferkit.json); give the --output of a train run")
-    return json.loads(path.read_text())
+    return _checked_info(path)
+
+
+def _checked_info(path: Path) -> dict:
+    from transferkit.config import STRATEGIES
+
+    info = read_json(path)
+    if not isinstance(info, dict):
+        raise damaged(path, "not a JSON object")
+    task, strategy = info.get("task"), info.get("strategy")
+    if task not in STRATEGIES:
+        raise damaged(path, f"unknown task {task!r}")
+    if strategy not in STRATEGIES[task]:
+        raise damaged(path, f"unknown strategy {strategy!r} for {task}")
+    required = {"max_length": INTEGER, **SETTINGS[task]}
+    for key, types in {**required, **OPTIONAL}.items():
+        if key not in info and key in required:
+            raise damaged(path, f"no {key!r}")
+        if key in info and (not isinstance(info[key], types) or isinstance(info[key], bool)):
+            raise damaged(path, f"{key!r} is {info[key]!r}; it must be {' or '.join(TYPE_NAMES[t] for t in types if not (t is int and float in types))}")
+    labels = info.get("labels")
+    if task in ("classify", "ner"):
+        if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(l, str) for l in labels):
+            raise damaged(path, "'labels' must be a list of at least two label names")
+        if len(set(labels)) != len(labels):
+            raise damaged(path, "'labels' lists a label twice")
+    return info
+
+
+def check_head(model_dir: Path, info: dict) -> None:
+    """The label list must be the model head's: as many labels as outputs, and for a
+    transformers model the same names in the same order as its `id2label`. (The weights
+    themselves are checked by the predictors, as they load them.)"""
+    labels = info["labels"]
+    if info["task"] not in ("classify", "ner"):
+        return
+    if info["task"] == "classify" and info["strategy"] in LINEAR_HEAD_STRATEGIES:
+        head = model_dir / "head.safetensors"
+        rows = safetensors_shapes(head).get("coef", [0])[0]
+        outputs = 2 if rows == 1 else rows  # a two-class logistic regression keeps one row
+        names = None
+    else:
+        head = model_dir / "config.json"
+        config = read_json(head)
+        id2label = config.get("id2label") or {}
+        names = [id2label.get(str(i)) for i in range(len(id2label))]
+        outputs = config.get("num_labels", len(id2label))
+    if outputs != len(labels):
+        raise damaged(model_dir / INFO_FILE, f"lists {len(labels)} labels but the model's head ({head.name}) has {outputs} outputs")
+    if names is not None and names != labels:
+        raise damaged(model_dir / INFO_FILE, f"its labels {labels} are not the model's ({head.name} id2label: {names})")
 
 
 def load_predictor(model_dir: Path):
-    info = json.loads((model_dir / INFO_FILE).read_text())
+    model_dir = Path(model_dir)
+    info = _checked_info(model_dir / INFO_FILE)
+    check_head(model_dir, info)
     strategy, labels = info["strategy"], info["labels"]
     if info["task"] == "ner":
         from transferkit.tasks.token_tagger import TokenTagger
@@ -39,7 +108,7 @@ def load_predictor(model_dir: Path):
     if info["task"] == "lm":
         from transferkit.strategies.lm_finetune import CausalLMPredictor
 
-        return CausalLMPredictor(model_dir, info["max_length"], info["base_model"])
+        return CausalLMPredictor.from_run(model_dir, info["max_length"], info.get("base_model"), model_dir / INFO_FILE)
     if info["task"] == "qa":
         from transferkit.tasks.span_reader import SpanReader
 
@@ -59,4 +128,3 @@ def load_predictor(model_dir: Path):
     from transferkit.strategies.finetune import TransformersPredictor
 
     return TransformersPredictor(model_dir, labels, info["max_length"])
-

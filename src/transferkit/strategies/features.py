@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transferkit.progress import progress_bar
+from transferkit.progress import batch_progress
+from transferkit.serving.run_files import model_reference, read_json, resolve_reference
 from transferkit.strategies import feature_cache
 from transferkit.strategies.linear_head import LinearHead, fit_head
 from transferkit.training.batching import PadCollator, encode_texts, sorted_batches
@@ -52,7 +53,7 @@ class Encoder:
         device = next(self._model.parameters()).device
         out = np.zeros((len(items), self._model.config.hidden_size), dtype=np.float32)
         batches = sorted_batches([len(item["input_ids"]) for item in items], self.batch_size)
-        for ids in progress_bar(batches, desc=progress or "embed", unit="batch", enabled=progress is not None):
+        for ids in batch_progress(batches, progress):
             batch = {k: v.to(device) for k, v in collate([items[i] for i in ids]).items()}
             hidden = self._model(**batch).last_hidden_state.float()
             if self.pooling == "cls":
@@ -77,7 +78,7 @@ def fit(cfg, data, model_path: str, model_dir: Path) -> dict:
     head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed)
     seconds = time.perf_counter() - started
     head.save(model_dir)
-    info = {"encoder": model_path, "pooling": cfg.pooling, "max_length": cfg.max_length}
+    info = {"encoder": model_reference(cfg.model), "pooling": cfg.pooling, "max_length": cfg.max_length}
     (model_dir / "encoder.json").write_text(json.dumps(info, indent=2))
     return {
         "seconds": seconds,
@@ -89,11 +90,14 @@ def fit(cfg, data, model_path: str, model_dir: Path) -> dict:
 
 
 class FeaturesPredictor:
+    """The run's head over the encoder that `encoder.json` names: an offline model by its
+    name (so the run works wherever that model is installed), a local one by its path."""
+
     def __init__(self, model_dir: Path, labels: list[str]):
-        info = json.loads((model_dir / "encoder.json").read_text())
+        info = read_json(model_dir / "encoder.json")
         self.labels = labels
-        self.encoder = Encoder(info["encoder"], info["pooling"], info["max_length"])
+        self.encoder = Encoder(resolve_reference(info["encoder"], model_dir / "encoder.json"), info["pooling"], info["max_length"])
         self.head = LinearHead.load(model_dir)
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
-        return self.head.predict_proba(self.encoder.embed(texts, pairs))
+        return self.head.predict_proba(self.encoder.embed(texts, pairs, progress="embed"))

@@ -124,14 +124,13 @@ class TransformersPredictor:
     """Any `*ForSequenceClassification` directory: finetune and scratch runs alike."""
 
     def __init__(self, model_dir: Path, labels: list[str], max_length: int):
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
+
+        from transferkit.serving.run_files import tokenizer_and_model
 
         self.labels, self.max_length = labels, max_length
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32).eval()
-        if torch.cuda.is_available():
-            self.model.cuda()
+        self.tokenizer, self.model = tokenizer_and_model(model_dir, AutoModelForSequenceClassification)
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         items = encode_texts(self.tokenizer, texts, pairs, self.max_length)
-        return classifier_probabilities(self.model, items, self.tokenizer.pad_token_id)
+        return classifier_probabilities(self.model, items, self.tokenizer.pad_token_id, progress="classify")

@@ -51,8 +51,11 @@ class LinearHead:
 
     @classmethod
     def load(cls, folder: Path, name: str = "head") -> "LinearHead":
+        from transferkit.serving.run_files import read_json, safetensors_shapes
+
+        safetensors_shapes(folder / f"{name}.safetensors")  # whole, or the run is damaged
         arrays = load_file(str(folder / f"{name}.safetensors"))
-        meta = json.loads((folder / f"{name}.json").read_text())
+        meta = read_json(folder / f"{name}.json")
         return cls(arrays["coef"], arrays["intercept"], arrays.get("mean"), arrays.get("scale"), meta["C"], meta["selection"])
 
 

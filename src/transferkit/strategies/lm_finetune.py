@@ -19,7 +19,11 @@ RECIPE = finetune.Recipe(lr=5e-5, layer_lr_decay=1.0, min_epochs=1)
 def load_tokenizer(model_path: str):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    return with_pad_token(AutoTokenizer.from_pretrained(model_path))
+
+
+def with_pad_token(tokenizer):
+    """Batches of a causal LM pad with its end-of-text token when it has no pad token."""
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -51,25 +55,36 @@ def fit(cfg, data, model_path: str, model_dir: Path, from_scratch: bool = False,
 
 
 class CausalLMPredictor:
-    """Perplexity and generation of a causal LM directory; `base()` is the same for the
-    model the run started from."""
+    """Perplexity and generation of a causal LM; `base()` is the same for the model a run
+    started from (`base_model`: its `model_reference`, or the absolute path older runs
+    stored, read from `info_file`)."""
 
-    def __init__(self, model_dir, max_length: int, base_model: str | None = None):
+    def __init__(self, tokenizer, model, max_length: int, base_model: str | None = None, info_file: Path | None = None):
+        self.tokenizer, self.model, self.max_length = with_pad_token(tokenizer), model, max_length
+        self.base_model, self.info_file = base_model, info_file
+        self._base = None
+
+    @classmethod
+    def from_run(cls, model_dir: Path, max_length: int, base_model: str | None, info_file: Path) -> "CausalLMPredictor":
         from transformers import AutoModelForCausalLM
 
-        self.max_length, self.base_model = max_length, base_model
-        self.tokenizer = load_tokenizer(str(model_dir))
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-        self._base = None
+        from transferkit.serving.run_files import tokenizer_and_model
+
+        return cls(*tokenizer_and_model(model_dir, AutoModelForCausalLM, on_gpu=False), max_length, base_model, info_file)
 
     def base(self) -> "CausalLMPredictor":
         if self._base is None:
-            self._base = CausalLMPredictor(self.base_model, self.max_length)
+            from transformers import AutoModelForCausalLM
+
+            from transferkit.serving.run_files import resolve_reference
+
+            path = resolve_reference(self.base_model, self.info_file)
+            self._base = CausalLMPredictor(load_tokenizer(path), AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), self.max_length)
         return self._base
 
     def loss(self, texts: list[str]) -> tuple[float, int]:
         items = blocks(self.tokenizer, texts, self.max_length)
-        return mean_loss(self.model, items, self.tokenizer.pad_token_id), sum(len(i["input_ids"]) for i in items)
+        return mean_loss(self.model, items, self.tokenizer.pad_token_id, progress="score"), sum(len(i["input_ids"]) for i in items)
 
     @torch.inference_mode()
     def generate(self, prompts: list[str], max_new_tokens: int = 50, greedy: bool = False, temperature: float = 0.8,

@@ -12,6 +12,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from transferkit.serving.run_files import read_json, safetensors_shapes
 from transferkit.strategies.linear_head import LinearHead, fit_head
 
 VECTORIZER = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "min_df": 1}
@@ -45,7 +46,8 @@ class TfidfPredictor:
     def __init__(self, model_dir: Path, labels: list[str]):
         self.labels = labels
         self.vectorizer = TfidfVectorizer(**VECTORIZER)
-        self.vectorizer.vocabulary_ = json.loads((model_dir / "vocabulary.json").read_text())
+        self.vectorizer.vocabulary_ = read_json(model_dir / "vocabulary.json")
+        safetensors_shapes(model_dir / "idf.safetensors")
         self.vectorizer.idf_ = load_file(str(model_dir / "idf.safetensors"))["idf"]
         self.head = LinearHead.load(model_dir)
 

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from transferkit.errors import UserError
 from transferkit.models.word_vectors import GLOVE, load_vectors
+from transferkit.serving.run_files import read_json
 from transferkit.strategies.linear_head import LinearHead, fit_head
 
 
@@ -97,8 +99,10 @@ def fit(cfg, data, model_path, model_dir: Path) -> dict:
 
 class WordvecPredictor:
     def __init__(self, model_dir: Path, labels: list[str]):
-        info = json.loads((model_dir / "wordvec.json").read_text())
+        info = read_json(model_dir / "wordvec.json")
         self.labels = labels
+        if info["vectors"] != GLOVE and not Path(info["vectors"]).is_dir():
+            raise UserError(str(model_dir / "wordvec.json"), f"refers to the word vectors {info['vectors']}, which are not on this machine; restore them there, or retrain the run")
         self.vectors = TextVectors.from_source(info["vectors"], info["idf"], info["unseen_idf"])
         self.head = LinearHead.load(model_dir)
 

@@ -14,6 +14,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from transferkit.data.classification import ClassificationSplit, check_labels_known, label_set, read_split
 from transferkit.data.sampling import sample_per_class
 from transferkit.errors import UserError
+from transferkit.progress import batch_progress
 from transferkit.training.batching import PadCollator, sorted_batches
 
 
@@ -102,15 +103,15 @@ def classification_metrics(gold: list[str], predicted: list[str], labels: list[s
 
 
 @torch.inference_mode()
-def classifier_probabilities(model, items: list[dict], pad_token_id: int, batch_size: int = 128) -> np.ndarray:
+def classifier_probabilities(model, items: list[dict], pad_token_id: int, batch_size: int = 128, progress: str | None = None) -> np.ndarray:
     """Softmax probabilities of a `*ForSequenceClassification` model, in input order,
-    computed over length-sorted batches."""
+    computed over length-sorted batches (with a bar named `progress` when they are many)."""
     device = next(model.parameters()).device
     collate = PadCollator(pad_token_id)
     out = np.zeros((len(items), model.config.num_labels), dtype=np.float32)
     was_training = model.training
     model.eval()
-    for batch_ids in sorted_batches([len(item["input_ids"]) for item in items], batch_size):
+    for batch_ids in batch_progress(sorted_batches([len(item["input_ids"]) for item in items], batch_size), progress):
         batch = {k: v.to(device) for k, v in collate([items[i] for i in batch_ids]).items()}
         logits = model(**batch).logits.float()
         out[batch_ids] = torch.softmax(logits, dim=-1).cpu().numpy()

@@ -18,6 +18,7 @@ import torch
 
 from transferkit.errors import UserError
 from transferkit.pretraining.corpus import Corpus
+from transferkit.progress import batch_progress
 from transferkit.training.batching import PadCollator
 
 
@@ -51,14 +52,15 @@ def blocks(tokenizer, texts: list[str], max_length: int) -> list[dict]:
 
 
 @torch.inference_mode()
-def mean_loss(model, items: list[dict], pad_token_id: int, batch_size: int = 8) -> float:
-    """Mean next-token cross-entropy over all predicted tokens of `items`."""
+def mean_loss(model, items: list[dict], pad_token_id: int, batch_size: int = 8, progress: str | None = None) -> float:
+    """Mean next-token cross-entropy over all predicted tokens of `items` (with a bar
+    named `progress` when the batches are many)."""
     device = next(model.parameters()).device
     collate = PadCollator(pad_token_id)
     was_training = model.training
     model.eval()
     total = count = 0.0
-    for start in range(0, len(items), batch_size):
+    for start in batch_progress(list(range(0, len(items), batch_size)), progress):
         batch = {k: v.to(device) for k, v in collate(items[start : start + batch_size]).items()}
         predicted = int((batch["labels"][:, 1:] != -100).sum())
         if predicted:

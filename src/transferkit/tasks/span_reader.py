@@ -3,7 +3,9 @@
 Decoding follows the reference SQuAD recipe (transformers' `run_qa` post-processing):
 in each window the `n_best` highest start and end logits over context tokens are paired,
 pairs with the end before the start or longer than `max_answer_length` tokens are
-dropped, and a pair scores `start_logit + end_logit`. Raw logits (not per-window
+dropped, and a pair scores `start_logit + end_logit`. Tokens that would start or end an
+answer inside a word (`inside_word`) are no candidates at all, so the n-best list holds
+only answers on the context's word boundaries. Raw logits (not per-window
 softmaxes) are what make windows comparable: a window that does not hold the answer was
 trained to put its mass on `[CLS]`, which lowers its span logits. The answer is the best
 pair over all of a question's windows; its reported `score` is its softmax probability
@@ -16,6 +18,7 @@ chosen to maximise F1 on dev (`choose_threshold`, the official v2 script's searc
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 
 from transferkit.evaluation.qa_metrics import f1
+from transferkit.progress import batch_progress
 from transferkit.tasks.token_tagger import on_device
 from transferkit.training.batching import PadCollator, sorted_batches
 from transferkit.training.qa_windows import QAWindows, encode_windows
@@ -47,14 +51,15 @@ class Reading:
 
 
 @torch.inference_mode()
-def window_logits(model, windows: QAWindows, pad_token_id: int, batch_size: int = 64) -> list[np.ndarray]:
-    """`(2, tokens)` start and end logits of every window, in window order."""
+def window_logits(model, windows: QAWindows, pad_token_id: int, batch_size: int = 64, progress: str | None = None) -> list[np.ndarray]:
+    """`(2, tokens)` start and end logits of every window, in window order (with a bar
+    named `progress` when the batches are many)."""
     was_training = model.training
     model.eval()
     collate = PadCollator(pad_token_id)
     inputs = [{k: v for k, v in item.items() if k in ("input_ids", "token_type_ids")} for item in windows.items]
     out: list[np.ndarray] = [None] * len(inputs)
-    for batch_ids in sorted_batches([len(item["input_ids"]) for item in inputs], batch_size):
+    for batch_ids in batch_progress(sorted_batches([len(item["input_ids"]) for item in inputs], batch_size), progress):
         result = model(**on_device(model, collate([inputs[i] for i in batch_ids])))
         logits = torch.stack([result.start_logits, result.end_logits], dim=1).float().cpu().numpy()
         for row, i in enumerate(batch_ids):
@@ -70,9 +75,8 @@ def decode(windows: QAWindows, logits: list[np.ndarray], contexts: list[str], ma
     for w, (i, offsets) in enumerate(zip(windows.example, windows.offsets)):
         start_logits, end_logits = logits[w]
         null[i] = min(null[i], float(start_logits[0] + end_logits[0]))
-        inside = np.array([o is not None for o in offsets])
-        starts = _top(start_logits, inside)
-        ends = _top(end_logits, inside)
+        starts = _top(start_logits, np.array([o is not None and not inside_word(contexts[i], o[0]) for o in offsets]))
+        ends = _top(end_logits, np.array([o is not None and not inside_word(contexts[i], o[1]) for o in offsets]))
         for s in starts:
             for e in ends:
                 if s <= e < s + max_answer_length:
@@ -90,8 +94,26 @@ def decode(windows: QAWindows, logits: list[np.ndarray], contexts: list[str], ma
     return readings
 
 
+def inside_word(text: str, position: int) -> bool:
+    """Whether `position` falls between two letters or digits of one word of a script
+    that separates words with spaces (Latin, Greek, Cyrillic). An answer never starts
+    or ends there: a sub-word token such as `##khov` of "Chekhov" is not where a span
+    begins. Other scripts are left alone: Chinese or Japanese have no spaces to tell
+    words apart, and in Korean or Arabic an answer can end before an attached particle."""
+    return 0 < position < len(text) and _spaced_letter(text[position - 1]) and _spaced_letter(text[position])
+
+
+def _spaced_letter(char: str) -> bool:
+    if not char.isalnum():
+        return False
+    if char.isascii():
+        return True
+    return unicodedata.name(char, "").startswith(("LATIN", "GREEK", "CYRILLIC"))
+
+
 def _top(logits: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Positions of the `N_BEST` highest logits among context tokens."""
+    """Positions of the `N_BEST` highest logits among the tokens where a span may start
+    (or end): context tokens at a word's edge."""
     positions = np.flatnonzero(inside)
     return positions[np.argsort(-logits[positions], kind="stable")[:N_BEST]]
 
@@ -122,18 +144,17 @@ class SpanReader:
     None for a model trained on SQuAD v1-style data (every question has an answer)."""
 
     def __init__(self, model_dir: Path, max_length: int, stride: int, max_answer_length: int, no_answer_threshold: float | None):
-        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+        from transformers import AutoModelForQuestionAnswering
+
+        from transferkit.serving.run_files import tokenizer_and_model
 
         self.max_length, self.stride, self.max_answer_length = max_length, stride, max_answer_length
         self.no_answer_threshold = no_answer_threshold
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=torch.float32).eval()
-        if torch.cuda.is_available():
-            self.model.cuda()
+        self.tokenizer, self.model = tokenizer_and_model(model_dir, AutoModelForQuestionAnswering)
 
     def read(self, questions: list[str], contexts: list[str], places: list[str]) -> list[Reading]:
         windows = encode_windows(self.tokenizer, questions, contexts, self.max_length, self.stride, places)
-        logits = window_logits(self.model, windows, self.tokenizer.pad_token_id)
+        logits = window_logits(self.model, windows, self.tokenizer.pad_token_id, progress="read")
         v2 = self.no_answer_threshold is not None
         readings = decode(windows, logits, contexts, self.max_answer_length, v2)
         return apply_threshold(readings, self.no_answer_threshold) if v2 else readings
