@@ -68,6 +68,17 @@ def os_error(path: Path | str, error: OSError, what: str) -> UserError:
     return UserError(str(path), f"{what}: {error.strerror or error}")
 
 
+def _resolved(source: str | Path | None) -> Path | None:
+    """An existing input's real path; None for none, or for one its reader will report
+    (missing, a symlink loop)."""
+    if not source or not os.path.lexists(Path(source).expanduser()):
+        return None
+    try:
+        return Path(source).expanduser().resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop on older Pythons
+        return None
+
+
 def _contains(outer: Path, inner: Path) -> bool:
     return inner == outer or outer in inner.parents
 
@@ -84,7 +95,8 @@ def check_output(output: Path, overwrite: bool, inputs: Iterable[str | Path | No
     if _contains(resolved, cwd):
         raise UserError(str(output), "is the working directory or one of its parents; give a new folder for the output")
     for source in inputs:
-        if source and os.path.lexists(Path(source).expanduser()) and _contains(resolved, Path(source).expanduser().resolve()):
+        place = _resolved(source)
+        if place is not None and _contains(resolved, place):
             raise UserError(str(output), f"contains the input {source}; write the output to another folder")
     if not os.path.lexists(output):
         return
@@ -205,9 +217,13 @@ def output_file(path: str | Path, inputs: Iterable[str | Path | None] = ()) -> I
     """Check `path` and create its folder before any work, then yield a temporary sibling
     to write; it replaces `path` only when the block succeeds."""
     path = Path(path)
-    target = path.resolve()
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop on older Pythons
+        raise UserError(str(path), f"cannot be resolved ({e}); give a plain file path") from None
     for source in inputs:
-        if source and Path(source).expanduser().resolve() in (target, *target.parents):
+        place = _resolved(source)
+        if place is not None and place in (target, *target.parents):
             raise UserError(str(path), f"would overwrite the input {source}; write to another file")
     if path.is_dir():
         raise UserError(str(path), "is a directory; give a file name for the output")
