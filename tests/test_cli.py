@@ -77,6 +77,10 @@ BAD_INPUTS = {
         lambda d: {"train": write_csv(d / "i.csv", [("r1", "good", "positive"), ("r2", "bad", "negative"), ("r1", "fine", "positive")], header=("id", "text", "label"))},
         "i.csv:4: id 'r1' is used again (first at",
     ),
+    "no word tfidf can use": (
+        lambda d: {"train": _write(d / "w.csv", "text,label\na,positive\nb,negative\n"), "strategy": "tfidf"},
+        "w.csv: no text has a word of two or more letters or digits",
+    ),
     "unclosed csv quote": (lambda d: {"train": _write(d / "q.csv", 'text,label\nok,positive\n"never closed,negative\nx,y\n')}, "q.csv:3: a quoted field starts here and is never closed"),
 }
 

@@ -12,6 +12,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from transferkit.errors import UserError
 from transferkit.serving.run_files import read_json, safetensors_shapes
 from transferkit.strategies.linear_head import LinearHead, fit_head
 
@@ -27,7 +28,10 @@ def fit(cfg, data, model_path, model_dir: Path) -> dict:
     labels = data.labels
     started = time.perf_counter()
     vectorizer = TfidfVectorizer(**VECTORIZER)
-    X = vectorizer.fit_transform(_join(data.train.texts, data.train.pairs))
+    try:
+        X = vectorizer.fit_transform(_join(data.train.texts, data.train.pairs))
+    except ValueError:  # scikit-learn's "empty vocabulary": no word of two or more letters
+        raise UserError(data.train.path, "no text has a word of two or more letters or digits; tfidf has nothing to learn from") from None
     y = np.array([labels.index(label) for label in data.train.labels])
     X_dev = y_dev = None
     if data.dev is not None:
