@@ -124,7 +124,7 @@ def test_predict_output_is_checked_before_predicting(cli, sentiment, tmp_path):
         (texts, "would overwrite the input"),
         (run / "model" / "head.json", "would overwrite the input"),
         (tmp_path, "is a directory"),
-        (_write(tmp_path / "afile", "x") / "out.jsonl", "cannot write the output here"),
+        (_write(tmp_path / "afile", "x") / "out.jsonl", "afile is a file, not a folder"),
     ]
     for output, expected in cases:
         status, out, err = cli("predict", run, "--input", texts, "--output", output)

@@ -227,6 +227,9 @@ def output_file(path: str | Path, inputs: Iterable[str | Path | None] = ()) -> I
             raise UserError(str(path), f"would overwrite the input {source}; write to another file")
     if path.is_dir():
         raise UserError(str(path), "is a directory; give a file name for the output")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UserError(str(path), f"{blocking} is a file, not a folder; give another output path")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
