@@ -79,6 +79,13 @@ def _resolved(source: str | Path | None) -> Path | None:
         return None
 
 
+def _resolve_output(output: Path, kind: str) -> Path:
+    try:
+        return output.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop on older Pythons
+        raise UserError(str(output), f"cannot be resolved ({e}); give a plain {kind} path") from None
+
+
 def _contains(outer: Path, inner: Path) -> bool:
     return inner == outer or outer in inner.parents
 
@@ -87,10 +94,7 @@ def check_output(output: Path, overwrite: bool, inputs: Iterable[str | Path | No
     """Refuse, before any work, an output that must not be written: one that would replace
     something transferkit did not write, swallow an input or the working directory, or
     that is not a directory."""
-    try:
-        resolved = output.resolve()
-    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop on older Pythons
-        raise UserError(str(output), f"cannot be resolved ({e}); give a plain directory path") from None
+    resolved = _resolve_output(output, "directory")
     cwd = Path.cwd().resolve()
     if _contains(resolved, cwd):
         raise UserError(str(output), "is the working directory or one of its parents; give a new folder for the output")
@@ -217,10 +221,7 @@ def output_file(path: str | Path, inputs: Iterable[str | Path | None] = ()) -> I
     """Check `path` and create its folder before any work, then yield a temporary sibling
     to write; it replaces `path` only when the block succeeds."""
     path = Path(path)
-    try:
-        target = path.resolve()
-    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop on older Pythons
-        raise UserError(str(path), f"cannot be resolved ({e}); give a plain file path") from None
+    target = _resolve_output(path, "file")
     for source in inputs:
         place = _resolved(source)
         if place is not None and place in (target, *target.parents):
