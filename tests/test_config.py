@@ -10,22 +10,73 @@ from transferkit.config import MaskedLMConfig, TrainConfig, Word2VecConfig
 from transferkit.errors import UserError
 
 
-def test_unset_options_take_the_tasks_defaults():
-    classify = TrainConfig(task="classify").with_task_defaults()
-    assert (classify.max_length, classify.warmup_ratio) == (128, 0.06)
-    ner = TrainConfig(task="ner").with_task_defaults()
-    assert (ner.max_length, ner.doc_stride, ner.inference_settings()["stride"]) == (128, None, 32)
-    qa = TrainConfig(task="qa", train="x").with_task_defaults()
-    assert (qa.max_length, qa.doc_stride, qa.warmup_ratio) == (384, 128, 0.1)
-    assert qa.inference_settings() == {"stride": 128, "max_answer_length": 30}
-    given = TrainConfig(task="qa", max_length=256, doc_stride=64).with_task_defaults()
-    assert (given.max_length, given.doc_stride) == (256, 64)
+def test_unset_options_take_the_recipe_tables_defaults():
+    classify = TrainConfig(task="classify").resolved()
+    assert (classify.max_length, classify.warmup_ratio, classify.lr, classify.batch_size, classify.layer_lr_decay) == (128, 0.06, 1.5e-4, 32, 0.8)
+    assert classify.epochs is None  # resolved by the strategy once the data are encoded
+    ner = TrainConfig(task="ner").resolved()
+    assert (ner.max_length, ner.doc_stride, ner.context, ner.batch_size) == (128, 32, "document", 8)
+    assert TrainConfig(task="ner", strategy="scratch").resolved().context == "sentence"
+    assert TrainConfig(task="ner", strategy="features").resolved().context == "sentence"
+    qa = TrainConfig(task="qa", train="x").resolved()
+    assert (qa.max_length, qa.doc_stride, qa.warmup_ratio, qa.lr) == (384, 128, 0.1, 3e-4)
+    given = TrainConfig(task="qa", max_length=256, doc_stride=64, lr=1e-5).resolved()
+    assert (given.max_length, given.doc_stride, given.lr) == (256, 64, 1e-5)
 
 
 def test_the_qa_stride_follows_a_short_window_unless_given():
-    assert TrainConfig(task="qa", max_length=48).with_task_defaults().doc_stride == 16
+    assert TrainConfig(task="qa", max_length=48).resolved().doc_stride == 16
     with pytest.raises(UserError, match="--doc-stride: must be at least 0 and less than half of --max-length"):
-        TrainConfig(task="qa", train="x", max_length=48, doc_stride=24).with_task_defaults().validate()
+        TrainConfig(task="qa", train="x", max_length=48, doc_stride=24).resolved().validate()
+
+
+def test_the_epochs_rule_resolves_from_the_number_of_training_items():
+    from transferkit.recipes import default_epochs, epochs_for
+
+    assert default_epochs(6920, 32) == 4
+    assert default_epochs(16, 32) == 30
+    assert default_epochs(1024, 32) == 4
+    assert default_epochs(14041, 32, minimum=8) == 8
+    assert epochs_for(TrainConfig(task="ner").resolved(), 14041) == 8  # batch 8: 1,756 steps an epoch, 8 epochs at least
+    assert epochs_for(TrainConfig(task="classify", epochs=2).resolved(), 16) == 2
+
+
+def test_help_texts_state_the_recipe_tables_defaults():
+    from transferkit.recipes import describe
+
+    assert describe("max_length") == "128; qa 384"
+    assert describe("lr") == "classify finetune 1.5e-4, scratch 1e-4; ner finetune 2e-4, scratch 5e-4; qa finetune 3e-4, scratch 5e-4; lm finetune 5e-5, scratch 5e-4"
+    assert describe("batch_size") == "32; ner finetune 8, scratch 32"
+    assert describe("pooling") is None
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"tag_scheme": "iob2"}, "--tag-scheme: applies to --task ner, not task classify"),
+    ({"strategy": "finetune", "vectors": "glove-50d"}, "--vectors: applies to --strategy wordvec, not strategy finetune"),
+    ({"task": "ner", "max_answer_length": 10}, "--max-answer-length: applies to --task qa, not task ner"),
+    ({"strategy": "tfidf", "lr": 1e-3}, "--lr: applies to --strategy finetune, scratch, not strategy tfidf"),
+    ({"strategy": "tfidf", "model": "other"}, "--model: applies to --strategy features, finetune, scratch, not strategy tfidf"),
+    ({"task": "ner", "strategy": "features", "pooling": "cls"}, "--pooling: applies to --task classify and --strategy features, not task ner and strategy features"),
+])
+def test_an_option_of_another_task_or_strategy_is_an_error(options, expected):
+    with pytest.raises(UserError, match=f"^{expected}$"):
+        TrainConfig(train="x", **options).check_applicable()
+
+
+def test_a_flag_given_at_its_default_value_still_counts_as_given():
+    TrainConfig(train="x", tag_scheme="auto").check_applicable()  # from Python: nothing to tell apart
+    with pytest.raises(UserError, match="^--tag-scheme: applies to --task ner"):
+        TrainConfig(train="x", tag_scheme="auto").check_applicable(given={"tag_scheme"})
+
+
+def test_config_yaml_holds_the_options_of_the_run_only(tmp_path):
+    TrainConfig(train="x", strategy="tfidf").to_yaml(tmp_path / "tfidf.yaml")
+    keys = set(yaml.safe_load((tmp_path / "tfidf.yaml").read_text()))
+    assert "text_column" in keys and "seed" in keys
+    assert not keys & {"lr", "epochs", "model", "tag_scheme", "pooling", "vectors", "max_answer_length", "resume", "overwrite"}
+    TrainConfig(train="x", task="qa").resolved().to_yaml(tmp_path / "qa.yaml")
+    qa = yaml.safe_load((tmp_path / "qa.yaml").read_text())
+    assert (qa["doc_stride"], qa["max_answer_length"], qa["lr"]) == (128, 30, 3e-4) and "text_column" not in qa
 
 
 YAML_TYPE_ERRORS = {
@@ -61,7 +112,7 @@ def test_yaml_numbers_in_exponent_notation_are_numbers(tmp_path):
 
 def test_options_set_in_python_are_checked_too():
     with pytest.raises(UserError, match="^--epochs: expected an integer, got '5'$"):
-        TrainConfig(train="x", epochs="5").with_task_defaults().validate()
+        TrainConfig(train="x", epochs="5").resolved().validate()
     with pytest.raises(UserError, match="^--negative: must be at least 1"):
         Word2VecConfig(corpus=["c.txt"], output="o", negative=0).validate()
     with pytest.raises(UserError, match="^--mlm-probability: must be greater than 0 and less than 1, got 1.0$"):

@@ -1,30 +1,30 @@
 """train / evaluate / predict / pretrain as plain functions: what the CLI calls, and what a Python
 user calls instead of the CLI.
 
-The task modules (`transferkit.tasks.classify`, `.ner`, `.qa`) supply what
-differs between tasks, with the same functions: `load_data(cfg)`, `read_labelled(path,
-cfg)`, `check_known(split, labels)`, `score_split(...)` and `predict_records(...)`.
+`train` is the same for every task and strategy: it resolves the options against the
+recipe table, lets the task read the data, the strategy fit, and the task score, and
+writes the run directory. What differs between tasks is in `transferkit.tasks` (the
+`Task` interface), between strategies in `transferkit.strategies` (the `Strategy` one).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import replace
-from importlib import import_module
 from pathlib import Path
 
 from transferkit.config import TrainConfig
-from transferkit.errors import UserError
-from transferkit.models.zoo import check_max_length, resolve_model
+from transferkit.errors import Terminated, UserError
 from transferkit.progress import status
-from transferkit.rundir import library_versions, staged_run_dir
+from transferkit.rundir import MARKER_FILE, library_versions, partial_dir, staged_run_dir
 from transferkit.serving.predictor import load_predictor, read_info, write_info
-from transferkit.strategies import USES_PRETRAINED_MODEL, strategy_module
+from transferkit.strategies import get_strategy
+from transferkit.tasks import get_task
 
-
-def task_module(task: str):
-    return import_module(f"transferkit.tasks.{task}")
+REQUEST_FILE = "request.yaml"  # in a staging folder: the options the run was started with, for --resume
+CHECKPOINT_DIR = "checkpoint"
 
 
 def is_main_process() -> bool:
@@ -40,65 +40,121 @@ def default_output(cfg: TrainConfig) -> str:
     return str(Path("runs") / f"{cfg.task}-{cfg.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Train one run and write its directory; returns the metrics written to metrics.json."""
-    cfg = cfg.with_task_defaults()
-    cfg.validate()
-    cfg = replace(cfg, output=cfg.output or default_output(cfg))
-    output = Path(cfg.output)
-    inputs = [cfg.train, cfg.dev, cfg.test, cfg.vectors, cfg.model]
-    publish = is_main_process()
-    with staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs) as staging:
-        model_path = resolve_model(cfg.model) if USES_PRETRAINED_MODEL[cfg.strategy] else None
-        if model_path:
-            check_max_length(cfg.max_length, model_path, pair=bool(cfg.text_pair_column), room=2 if cfg.task == "ner" or cfg.text_pair_column else 1)
-        task = task_module(cfg.task)
-        status(f"reading the data ({cfg.train}) ...")
-        data = task.load_data(cfg)
-        status(f"training {cfg.task} {cfg.strategy} on {len(data.train)} examples" + (f", loading {cfg.model} ..." if model_path else " ..."))
-        model_dir = staging / "model"
-        model_dir.mkdir()
-        stats = strategy_module(cfg.task, cfg.strategy).fit(cfg, data, model_path, model_dir)
-        if not publish:  # another process of a multi-process run: the first one scores and writes
-            return {}
-        # what prediction needs: from the options, and what training chose (a qa no-answer threshold)
-        learned = stats.pop("inference", {})
-        write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **cfg.inference_settings(), **learned)
+def resumable(staging: Path) -> bool:
+    return (staging / CHECKPOINT_DIR).is_dir() and any((staging / CHECKPOINT_DIR).iterdir())
 
-        predictor = load_predictor(model_dir)
-        metrics = {
-            "task": cfg.task,
-            "strategy": cfg.strategy,
-            "model": cfg.model if model_path else None,
-            "labels": data.labels,
-            "dev": task.score_split(predictor, data.dev, data.labels) if data.dev else None,
-            "test": None,
-        }
-        if data.test is not None:
-            metrics["test"] = task.score_split(predictor, data.test, data.labels, staging / "predictions" / "test.jsonl")
-        seconds = stats.pop("seconds")
-        examples = stats.pop("examples")
-        metrics["train"] = {
-            "seconds": seconds,
-            "examples": examples,
-            "samples_per_second": examples / seconds if seconds > 0 else None,
-            "labelled_examples": len(data.train),
-            **stats,
-        }
-        metrics["versions"] = library_versions()
-        resolved = replace(cfg, **_absolute_paths(cfg))
-        resolved.to_yaml(staging / "config.yaml")
-        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+
+def resumed_config(cfg: TrainConfig) -> TrainConfig:
+    """`train --resume --output OUT`: the interrupted run's options (from its staging
+    folder). Options given beside --resume must be the ones it was started with."""
+    if not cfg.output:
+        raise UserError("--resume", "give the --output of the interrupted run")
+    request = partial_dir(Path(cfg.output)) / REQUEST_FILE
+    if not request.is_file():
+        raise UserError(cfg.output, f"nothing to resume: no interrupted run here ({request.parent.name}); drop --resume")
+    saved = TrainConfig.from_yaml(str(request))
+    if cfg.train is not None:
+        given, started = cfg.yaml_data(), replace(saved, output=cfg.output).yaml_data()
+        differ = sorted(k for k in set(given) | set(started) if k != "output" and given.get(k) != started.get(k))
+        if differ:
+            raise UserError("--resume", f"the interrupted run at {cfg.output} was started with other options ({', '.join(differ)}); give only --resume --output {cfg.output}, or --overwrite to start again")
+    return replace(saved, output=cfg.output, resume=True, overwrite=False)
+
+
+def train(cfg: TrainConfig, given: frozenset[str] = frozenset()) -> dict:
+    """Train one run and write its directory; returns the metrics written to metrics.json.
+    `given` names the options the user set explicitly (the CLI's flags): one of them that
+    does not apply to the task and strategy is an error even at its default value."""
+    if cfg.resume:
+        cfg = resumed_config(cfg)
+    cfg.validate()
+    cfg.check_applicable(given)
+    cfg = replace(cfg.resolved(), output=cfg.output or default_output(cfg))
+    cfg.validate()  # the resolved values too (a --doc-stride against the recipe's --max-length)
+    output = Path(cfg.output)
+    task, strategy = get_task(cfg.task), get_strategy(cfg.strategy)
+    inputs = [cfg.train, cfg.dev, cfg.test, cfg.vectors, cfg.model if strategy.uses_pretrained_model else None]
+    publish = is_main_process()
+    try:
+        with staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs, resume=cfg.resume, resumable=resumable) as staging:
+            return _train_in(staging, task, strategy, cfg, publish)
+    except (KeyboardInterrupt, Terminated) as interrupt:
+        if resumable(partial_dir(output)):  # what the CLI's last line says
+            interrupt.kept = f"the checkpoint is in {partial_dir(output) / CHECKPOINT_DIR}; continue with: transferkit train --resume --output {output}"
+        raise
+
+
+def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool) -> dict:
+    from transferkit.training.checkpoints import Checkpoints
+
+    _prepare_staging(staging, cfg)
+    model_path = _checked_model(cfg) if strategy.uses_pretrained_model else None
+    status(f"reading the data ({cfg.train}) ...")
+    data = task.load_data(cfg)
+    status(f"training {cfg.task} {cfg.strategy} on {len(data.train)} examples" + (f", loading {cfg.model} ..." if model_path else " ..."))
+    checkpoints = Checkpoints(staging / CHECKPOINT_DIR, cfg.checkpoint_every, resume=cfg.resume)
+    result = strategy.fit(task, cfg, data, model_path, staging / "model", checkpoints)
+    if not publish:  # another process of a multi-process run: the first one scores and writes
+        return {}
+    cfg = replace(cfg, **result.resolved)
+    metrics = _score(task, cfg, data, result, staging, model_path)
+    cfg.to_yaml(staging / "config.yaml")
+    (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+    shutil.rmtree(staging / CHECKPOINT_DIR, ignore_errors=True)
+    (staging / REQUEST_FILE).unlink(missing_ok=True)
     return metrics
 
 
-def _absolute_paths(cfg: TrainConfig) -> dict:
-    """config.yaml stores absolute data paths (and a vectors directory's) so `train
-    --config` works from anywhere."""
-    paths = {name: getattr(cfg, name) for name in ("train", "dev", "test")}
-    if cfg.vectors and Path(cfg.vectors).expanduser().is_dir():
-        paths["vectors"] = str(Path(cfg.vectors).expanduser())
-    return {name: str(Path(p).resolve()) if p else None for name, p in paths.items()}
+def _prepare_staging(staging: Path, cfg: TrainConfig) -> None:
+    """A new run records its options for --resume; a resumed one starts again from its
+    checkpoint, with everything else it had written cleared."""
+    for entry in staging.iterdir():
+        if entry.name not in (MARKER_FILE, CHECKPOINT_DIR, REQUEST_FILE):
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    if not cfg.resume:
+        replace(cfg, resume=False, overwrite=False).to_yaml(staging / REQUEST_FILE)
+    (staging / "model").mkdir()
+
+
+def _checked_model(cfg: TrainConfig) -> str:
+    from transferkit.models.zoo import check_max_length, resolve_model
+
+    model_path = resolve_model(cfg.model)
+    pair = bool(cfg.text_pair_column) and cfg.task == "classify"
+    check_max_length(cfg.max_length, model_path, pair=pair, room=2 if cfg.task == "ner" or pair else 1)
+    return model_path
+
+
+def _score(task, cfg: TrainConfig, data, result, staging: Path, model_path: str | None) -> dict:
+    """Write what prediction needs, load the model as `predict` would, and score dev and test."""
+    from transferkit.inference import Runtime
+
+    model_dir = staging / "model"
+    write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **task.inference_settings(cfg), **result.learned)
+    predictor = load_predictor(model_dir, Runtime.create(cfg.device))
+    metrics = {
+        "task": cfg.task,
+        "strategy": cfg.strategy,
+        "model": cfg.model if model_path else None,
+        "labels": data.labels,
+        "dev": task.score_split(predictor, data.dev, data.labels) if data.dev else None,
+        "test": None,
+    }
+    if data.test is not None:
+        metrics["test"] = task.score_split(predictor, data.test, data.labels, staging / "predictions" / "test.jsonl")
+    train = {
+        "seconds": result.seconds,
+        "examples": result.examples,
+        "samples_per_second": result.examples / result.seconds if result.seconds > 0 else None,
+        "labelled_examples": len(data.train),
+        **result.stats,
+    }
+    if get_strategy(cfg.strategy).selects_on_dev:
+        best = result.best_dev
+        train[f"best_dev_{task.dev_metric}"] = None if best is None else task.dev_sign * best
+    metrics["train"] = train
+    metrics["versions"] = library_versions()
+    return metrics
 
 
 def _run_config(run_dir: str) -> TrainConfig:
@@ -108,19 +164,26 @@ def _run_config(run_dir: str) -> TrainConfig:
     return TrainConfig.from_yaml(str(require_file(Path(run_dir) / "config.yaml")))
 
 
-def evaluate(run_dir: str, data: str) -> dict:
+def _predictor(run_dir: str, info: dict, device: str, bf16: bool):
+    from transferkit.inference import Runtime
+
+    runtime = Runtime.create(device, bf16)
+    status(f"loading the {info['task']} model of {run_dir} ...")
+    return load_predictor(Path(run_dir) / "model", runtime)
+
+
+def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False) -> dict:
     """Score a finished run on a labelled file, read with the run's data options."""
     info = read_info(run_dir)
-    task = task_module(info["task"])
+    task = get_task(info["task"])
     split = task.read_labelled(data, _run_config(run_dir))
     task.check_known(split, info["labels"])
-    status(f"loading the {info['task']} model of {run_dir} ...")
-    predictor = load_predictor(Path(run_dir) / "model")
+    predictor = _predictor(run_dir, info, device, bf16)
     return {"task": info["task"], "strategy": info["strategy"], "data": data, **task.score_split(predictor, split, info["labels"])}
 
 
 def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None,
-            questions: list[str] | None = None) -> list[dict]:
+            questions: list[str] | None = None, device: str = "auto", bf16: bool = False) -> list[dict]:
     """Predictions for texts given directly or read from a file, one record per text in
     input order (the fields depend on the task: see the task module's `predict_records`).
     For qa the texts are questions about `context`; `questions` come before them (and,
@@ -130,21 +193,20 @@ def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None
     for option, given in (("--question", questions), ("--context", context is not None)):
         if given and info["task"] != "qa":
             raise UserError(option, f"applies to qa runs; {run_dir} is a {info['task']} run")
-    status(f"loading the {info['task']} model of {run_dir} ...")
-    predictor = load_predictor(Path(run_dir) / "model")
+    task = get_task(info["task"])
     passage = {} if context is None else {"context": context}
-    texts = list(questions or []) + list(texts or [])
-    return task_module(info["task"]).predict_records(predictor, cfg, texts, input_path, **passage)
+    request = task.read_request(cfg, list(questions or []) + list(texts or []), input_path, **passage)
+    return task.records(_predictor(run_dir, info, device, bf16), request)
 
 
 
-def generate(run_dir: str, prompts: list[str], **options) -> list[dict]:
+def generate(run_dir: str, prompts: list[str], device: str = "auto", **options) -> list[dict]:
     """Continuations of each prompt by a `--task lm` run (options: `max_new_tokens`,
     `greedy`, `temperature`, `top_k`, `top_p`, `seed`)."""
     info = read_info(run_dir)
     if info["task"] != "lm":
         raise UserError(str(run_dir), f"a {info['task']} run cannot generate text; give a --task lm run")
-    predictor = load_predictor(Path(run_dir) / "model")
+    predictor = _predictor(run_dir, info, device, False)
     return [{"prompt": p, "generated": g} for p, g in zip(prompts, predictor.generate(prompts, **options))]
 
 

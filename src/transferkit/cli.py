@@ -35,6 +35,19 @@ def _click_type(f: dataclasses.Field, cls):
     return {int: int, float: float, str: str}.get(base[0], str)
 
 
+def help_text(f: dataclasses.Field) -> str:
+    """A field's help, with what it applies to (a `train` option group's scope) and the
+    recipe table's defaults where they depend on the task or strategy."""
+    from transferkit.config import GROUP_OF
+    from transferkit.recipes import describe
+
+    text = f.metadata["help"]
+    if f.metadata.get("recipe"):
+        text = f"{text.rstrip('.')} (default: {describe(f.name)})."
+    group = GROUP_OF.get(f.name)
+    return f"[{group.describe_scope()}] {text}" if group is not None and group.APPLIES_TO else text
+
+
 def options_from(cls):
     """A decorator adding one `--flag` per field of the config dataclass `cls`, plus
     `--config FILE.yaml`."""
@@ -42,20 +55,25 @@ def options_from(cls):
     def decorate(command):
         for f in reversed(dataclasses.fields(cls)):
             flags = ["--" + f.name.replace("_", "-"), *([f.metadata["short"]] if "short" in f.metadata else [])]
+            text = help_text(f)
             if f.type in (bool, "bool"):
-                command = click.option(*flags, f.name, is_flag=True, default=f.default, help=f.metadata["help"])(command)
+                command = click.option(*flags, f.name, is_flag=True, default=f.default, help=text)(command)
             elif f.metadata.get("multiple"):
-                command = click.option(*flags, f.name, type=str, multiple=True, help=f.metadata["help"])(command)
+                command = click.option(*flags, f.name, type=str, multiple=True, help=text)(command)
             else:
-                command = click.option(*flags, f.name, type=_click_type(f, cls), default=f.default, show_default=f.default is not None, help=f.metadata["help"])(command)
+                command = click.option(*flags, f.name, type=_click_type(f, cls), default=f.default, show_default=f.default is not None, help=text)(command)
         return click.option("--config", "config_file", type=str, default=None, help="YAML file of options (a run's config.yaml reproduces it); flags given on the command line win. Relative input paths in it are relative to its folder; output to the working directory.")(command)
 
     return decorate
 
 
+def given_flags(ctx: click.Context, values: dict) -> set[str]:
+    return {k for k in values if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+
+
 def build_config(ctx: click.Context, config_file: str | None, values: dict, cls=TrainConfig):
     cfg = cls.from_yaml(config_file) if config_file else cls()
-    given = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    given = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if k in given_flags(ctx, values)}
     return dataclasses.replace(cfg, **given)
 
 
@@ -82,7 +100,7 @@ def train(ctx, config_file, **values):
 
     cfg = build_config(ctx, config_file, values)
     cfg = dataclasses.replace(cfg, output=cfg.output or api.default_output(cfg))
-    metrics = api.train(cfg)
+    metrics = api.train(cfg, given=frozenset(given_flags(ctx, values)))
     if not metrics:  # not the first process of a multi-process run: that one reports
         return
     summary = {k: metrics[k] for k in ("task", "strategy", "model")}
@@ -94,14 +112,20 @@ def train(ctx, config_file, **values):
     _print_json(summary)
 
 
+device_option = click.option("--device", type=click.Choice(("auto", "cpu", "cuda")), default="auto", show_default=True, help="Where the model runs: auto (a GPU when there is one), cpu or cuda.")
+bf16_option = click.option("--bf16", is_flag=True, help="Run the model in bfloat16 (on a GPU that has it; elsewhere float32, with a warning).")
+
+
 @app.command()
 @click.argument("run_dir")
 @click.option("--data", required=True, help="Labelled data file, with the run's column names.")
-def evaluate(run_dir, data):
+@device_option
+@bf16_option
+def evaluate(run_dir, data, device, bf16):
     """Score a run on a labelled file; prints the metrics as JSON."""
     from transferkit import api
 
-    _print_json(api.evaluate(run_dir, data))
+    _print_json(api.evaluate(run_dir, data, device, bf16))
 
 
 @app.command()
@@ -111,7 +135,9 @@ def evaluate(run_dir, data):
 @click.option("--output", "-o", "output_path", help="Write JSON lines here instead of standard output.")
 @click.option("--question", "questions", multiple=True, help="qa: a question about --context (repeatable; arguments count as questions too).")
 @click.option("--context", help="qa: the passage the questions are answered from.")
-def predict(run_dir, texts, input_path, output_path, questions, context):
+@device_option
+@bf16_option
+def predict(run_dir, texts, input_path, output_path, questions, context, device, bf16):
     """Predict texts given as arguments, in --input, or one per line on standard input;
     writes one JSON line per text, in input order. QA: --question Q --context C."""
     from transferkit import api
@@ -120,11 +146,11 @@ def predict(run_dir, texts, input_path, output_path, questions, context):
         texts, input_path = list(texts) + [line.rstrip("\n") for line in sys.stdin if line.strip()], None
     texts, questions = list(texts), list(questions)
     if not output_path:
-        click.echo(_json_lines(api.predict(run_dir, texts, input_path, context, questions=questions)), nl=False)
+        click.echo(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16)), nl=False)
         return
     run_files = [Path(run_dir) / name for name in ("model", "config.yaml", "metrics.json")]
     with output_file(output_path, inputs=[input_path, *run_files]) as partial:  # checked before predicting
-        partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context, questions=questions)))
+        partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16)))
 
 
 def _json_lines(records: list[dict]) -> str:
@@ -140,6 +166,7 @@ def _json_lines(records: list[dict]) -> str:
 @click.option("--top-k", default=50, show_default=True, help="Sample among the k most probable tokens.")
 @click.option("--top-p", default=0.95, show_default=True, help="Sample among the most probable tokens whose probabilities add up to p.")
 @click.option("--seed", default=0, show_default=True, help="Random seed of the sampling.")
+@device_option
 def generate(run_dir, prompts, **options):
     """Continue each prompt with a `--task lm` run's model; prints the prompt and its
     continuation as text."""
@@ -277,11 +304,12 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
         sys.exit(2)
-    except Terminated:
-        click.echo("error: terminated; nothing was written", err=True)
+    except Terminated as e:  # `kept`: where an interrupted run's checkpoint is, and how to resume
+        click.echo(f"error: terminated; {getattr(e, 'kept', None) or 'nothing was written'}", err=True)
         sys.exit(143)
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
+    except click.exceptions.Abort as e:
+        kept = getattr(e.__cause__, "kept", None)
+        click.echo(f"error: aborted{f'; {kept}' if kept else ''}", err=True)
         sys.exit(130)
     except click.ClickException as e:
         click.echo(f"error: {e.format_message()} (see --help)", err=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,26 +17,12 @@ import yaml
 
 from transferkit.errors import UserError
 from transferkit.pretraining.corpus import DEFAULT_TOKEN_PATTERN
+from transferkit.recipes import TASKS, TRANSFORMER, strategies_for
 
-TASKS = ("classify", "ner", "qa", "lm")
-STRATEGIES = {
-    "classify": ("features", "finetune", "scratch", "tfidf", "wordvec"),
-    "ner": ("features", "finetune", "scratch"),
-    "qa": ("finetune", "scratch"),
-    "lm": ("finetune", "scratch"),
-}
 TAG_SCHEMES = ("auto", "iob1", "iob2", "iobes", "io")
 QA_LANGUAGES = ("auto", "en", "es", "de", "vi", "ar", "hi", "zh")
-# Options whose default depends on the task, filled in in this order by `with_task_defaults`
-# (a value, or a function of the configuration filled so far). QA windows hold a question
-# and a passage, so they are longer: 384 tokens overlapping by 128, the SQuAD reference settings.
-TASK_DEFAULTS = {
-    "classify": {"max_length": 128, "warmup_ratio": 0.06},
-    "ner": {"max_length": 128, "warmup_ratio": 0.06},
-    "qa": {"max_length": 384, "doc_stride": lambda cfg: min(128, cfg.max_length // 3), "warmup_ratio": 0.1},
-    "lm": {"max_length": 128, "warmup_ratio": 0.06},
-}
 CONTEXTS = ("document", "sentence")
+DEVICES = ("auto", "cpu", "cuda")
 
 
 def _opt(default, help: str, **extra):
@@ -100,10 +87,15 @@ class YamlConfig:
     value is checked against its field's type and bounds, both here (naming the YAML file,
     line and key) and in `validate` (naming the flag)."""
 
+    def yaml_data(self) -> dict:
+        """The options config.yaml holds (every field, unless a command says otherwise)."""
+        return dataclasses.asdict(self)
+
     def to_yaml(self, path: Path) -> None:
-        data = dataclasses.asdict(self)
+        data = self.yaml_data()
         for f in _path_fields(type(self)):
-            data[f.name] = _map_paths(data[f.name], _absolute, f.metadata["path"])
+            if f.name in data:
+                data[f.name] = _map_paths(data[f.name], _absolute, f.metadata["path"])
         path.write_text(yaml.safe_dump(data, sort_keys=False))
 
     @classmethod
@@ -228,11 +220,14 @@ def _map_paths(value, convert, *args):
     return [convert(v, *args) for v in value] if isinstance(value, (list, tuple)) else convert(value, *args)
 
 
-def _is_name(value: str) -> bool:
-    from transferkit.models.word_vectors import GLOVE
-    from transferkit.models.zoo import OFFLINE_MODELS
+# Names an INPUT_OR_NAME option may hold instead of a path: the offline models and the
+# offline word vectors. Kept here as plain names, so that configuration imports neither
+# the model zoo nor the vectors (tests/test_config.py checks they agree with both).
+SOURCE_NAMES = frozenset({"minilm", "smollm2-135m", "glove-50d"})
 
-    return value in OFFLINE_MODELS or value == GLOVE
+
+def _is_name(value: str) -> bool:
+    return value in SOURCE_NAMES
 
 
 def _beside(value: str, kind: str, folder: Path) -> str:
@@ -244,104 +239,205 @@ def _beside(value: str, kind: str, folder: Path) -> str:
 
 
 def _absolute(value: str, kind: str) -> str:
-    """A path as config.yaml stores it: absolute, so `--config` reads it from anywhere."""
+    """A path as config.yaml stores it: absolute, so `--config` reads it from anywhere (a
+    symlink loop as given, made absolute: its reader reports it)."""
     path = Path(value).expanduser()
     if kind == INPUT_OR_NAME and (_is_name(value) or not path.exists()):
         return value
-    return str(path.resolve())
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop on older Pythons
+        return os.path.abspath(path)
+
+
+class OptionGroup:
+    """A group of `train` options that belongs to some tasks or strategies: `APPLIES_TO`
+    maps "task" and/or "strategy" to the names it serves (empty: every run). A group's
+    option given to a run it does not apply to is an error, not silently ignored."""
+
+    APPLIES_TO: dict[str, tuple[str, ...]] = {}
+
+    @classmethod
+    def applies(cls, task: str, strategy: str) -> bool:
+        return all(chosen in cls.APPLIES_TO.get(axis, (chosen,)) for axis, chosen in (("task", task), ("strategy", strategy)))
+
+    @classmethod
+    def describe_scope(cls) -> str:
+        return " and ".join(f"--{axis} {', '.join(names)}" for axis, names in cls.APPLIES_TO.items())
 
 
 @dataclass
-class TrainConfig(YamlConfig):
+class RunOptions(OptionGroup):
+    """What every run has: the task, the data, the strategy, where to write."""
+
     task: str = _opt("classify", "Task: " + ", ".join(TASKS) + ".", choices=TASKS)
-    train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags; qa SQuAD JSON, or JSONL/CSV with question, context, answers.", path=INPUT)
+    strategy: str = _opt("finetune", "How to adapt: " + "; ".join(f"{t} {', '.join(strategies_for(t))}" for t in TASKS) + ".")
+    train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags; qa SQuAD JSON, or JSONL/CSV with question, context, answers; lm text (one document per line) or a table's text column.", path=INPUT)
     dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.", path=INPUT)
     test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.", path=INPUT)
-    model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.", path=INPUT_OR_NAME)
-    strategy: str = _opt("finetune", "How to adapt the model: features, finetune, scratch, or (classify only) tfidf.")
     output: str | None = _opt(None, "Run directory to write (default: runs/<task>-<strategy>-<time>).", short="-o")
-    text_column: str = _opt("text", "Column holding the text.")
+    seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.", bounds=SEED)
+    device: str = _opt("auto", "Where to train and predict: auto (a GPU when there is one), cpu or cuda.", choices=DEVICES)
+    overwrite: bool = _opt(False, "Replace an existing run directory (or an interrupted run's checkpoint).")
+    resume: bool = _opt(False, "Continue the interrupted run at --output from its last checkpoint, with its options.")
+
+
+@dataclass
+class ModelOptions(OptionGroup):
+    """The pretrained model and how much of a text it reads (strategies that use one)."""
+
+    APPLIES_TO = {"strategy": ("features", "finetune", "scratch")}
+    model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.", path=INPUT_OR_NAME)
+    max_length: int | None = _opt(None, "Maximum tokens per example; longer texts are truncated (ner, qa: cut into windows).", recipe=True)
+
+
+@dataclass
+class TextColumnOptions(OptionGroup):
+    APPLIES_TO = {"task": ("classify", "lm")}
+    text_column: str = _opt("text", "Column holding the text (lm: of a CSV/TSV/JSONL/Parquet corpus).")
+
+
+@dataclass
+class ClassifyOptions(OptionGroup):
+    APPLIES_TO = {"task": ("classify",)}
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
     label_column: str = _opt("label", "Column holding the label.")
-    max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs).")
-    epochs: int | None = _opt(None, "Training epochs (default: at least 100 optimiser steps and at least 4 epochs, 8 for ner, 10 for qa; at most 30).")
-    lr: float | None = _opt(None, "Peak learning rate (default: classify 1.5e-4 finetune, 1e-4 scratch; ner 2e-4 finetune, 5e-4 scratch; qa 3e-4 finetune, 5e-4 scratch).", bounds=POSITIVE)
-    batch_size: int | None = _opt(None, "Training batch size (default: 32; ner finetune 8).")
-    max_length: int | None = _opt(None, "Maximum tokens per example (default: 128; qa 384); longer texts are truncated (ner, qa: cut into windows).")
-    seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.", bounds=SEED)
-    tag_column: int | None = _opt(None, "ner: the column holding the tags, counting from 1 (default: the last).")
-    tag_scheme: str = _opt("auto", "ner: the files' tag scheme: auto (detect), iob1, iob2, iobes or io.", choices=TAG_SCHEMES)
-    doc_stride: int | None = _opt(None, "ner, qa: sub-words shared by consecutive windows of a sentence (context) longer than --max-length (default: ner a quarter of it; qa a third, at most 128).", bounds=Bounds(0, MAX_COUNT))
-    max_answer_length: int = _opt(30, "qa: the longest answer to predict, in sub-word tokens.")
-    language: str = _opt("auto", "qa: language of the answers, for scoring (zh: per character, as MLQA); auto detects it from the contexts.", choices=QA_LANGUAGES)
+    labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
+
+
+@dataclass
+class ExamplesOptions(OptionGroup):
+    APPLIES_TO = {"task": ("ner", "qa", "lm")}
+    train_examples: int | None = _opt(None, "Train on N examples drawn from --train with --seed (a label budget): ner sentences, qa questions, lm documents.")
+
+
+@dataclass
+class NerOptions(OptionGroup):
+    APPLIES_TO = {"task": ("ner",)}
+    tag_column: int | None = _opt(None, "The column holding the tags, counting from 1 (default: the last).")
+    tag_scheme: str = _opt("auto", "The files' tag scheme: auto (detect), iob1, iob2, iobes or io.", choices=TAG_SCHEMES)
     context: str | None = _opt(
         None,
-        "ner: what a word sees: document (the sentences around it, up to --max-length; -DOCSTART- lines split "
-        "documents, a file without them is one) or sentence (its own sentence only, for files of unrelated "
-        "sentences). Default: document for finetune; sentence for scratch and features, which scored lower on CoNLL dev with long windows.",
-        choices=CONTEXTS,
+        "What a word sees: document (the sentences around it, up to --max-length; -DOCSTART- lines split "
+        "documents, a file without them is one) or sentence (its own sentence only, for files of unrelated sentences).",
+        choices=CONTEXTS, recipe=True,
     )
-    labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
-    pooling: str = _opt("mean", "features: how token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
-    vectors: str | None = _opt(None, "wordvec: word vectors, a `pretrain word2vec` output directory or glove-50d.", path=INPUT_OR_NAME)
-    weighting: str = _opt("mean", "wordvec: how word vectors become one text vector: mean, or tfidf (weighted by the words' TF-IDF).", choices=("mean", "tfidf"))
-    layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it (default: 0.8 finetune, 1.0 scratch).", bounds=Bounds(0, 1, low_open=True))
-    warmup_ratio: float | None = _opt(None, "Fraction of optimiser steps spent warming the learning rate up (default: 0.06; qa 0.1).", bounds=WARMUP)
+
+
+@dataclass
+class WindowOptions(OptionGroup):
+    APPLIES_TO = {"task": ("ner", "qa")}
+    doc_stride: int | None = _opt(None, "Sub-words shared by consecutive windows of a sentence (context) longer than --max-length.", bounds=Bounds(0, MAX_COUNT), recipe=True)
+
+
+@dataclass
+class QAOptions(OptionGroup):
+    APPLIES_TO = {"task": ("qa",)}
+    max_answer_length: int = _opt(30, "The longest answer to predict, in sub-word tokens.")
+    language: str = _opt("auto", "Language of the answers, for scoring (zh: per character, as MLQA); auto detects it from the contexts.", choices=QA_LANGUAGES)
+
+
+@dataclass
+class TrainingOptions(OptionGroup):
+    """The training loop (strategies that train the network)."""
+
+    APPLIES_TO = {"strategy": TRANSFORMER}
+    epochs: int | None = _opt(None, "Training epochs.", recipe=True)
+    max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs).")
+    lr: float | None = _opt(None, "Peak learning rate.", bounds=POSITIVE, recipe=True)
+    batch_size: int | None = _opt(None, "Training batch size.", recipe=True)
+    layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it.", bounds=Bounds(0, 1, low_open=True), recipe=True)
+    warmup_ratio: float | None = _opt(None, "Fraction of optimiser steps spent warming the learning rate up.", bounds=WARMUP, recipe=True)
     weight_decay: float = _opt(0.01, "AdamW weight decay.", bounds=NON_NEGATIVE)
     evaluations: int = _opt(10, "How many times training scores the dev set (spread evenly over the steps).")
     patience: int = _opt(5, "Stop after this many dev evaluations without improvement (counted once the dev score has first improved).")
     mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU); fp16 or bf16 where the device lacks it falls back, with a warning.", choices=("auto", "no", "fp16", "bf16"))
     weight_average: str = _opt(
         "none",
-        "finetune, scratch: ema also scores a moving average of the weights at each dev evaluation and keeps it where it "
+        "ema also scores a moving average of the weights at each dev evaluation and keeps it where it "
         "scores best (costs a second dev pass; on CoNLL-2003 dev it led 8 of 10 evaluations but not the best one, "
         "bench/results/ner_weight_average.md); none does not.",
         choices=("ema", "none"),
     )
-    overwrite: bool = _opt(False, "Replace an existing run directory.")
+    checkpoint_every: int | None = _opt(
+        None,
+        "Save a checkpoint (model, optimiser, schedule, random states, data position) every N optimiser steps, "
+        "for --resume; 0 never (default: about every 10 minutes of training).",
+        bounds=Bounds(0, MAX_COUNT),
+    )
 
-    def with_task_defaults(self) -> "TrainConfig":
-        """This configuration with the task's defaults in the options left unset."""
-        cfg = self
-        for name, default in TASK_DEFAULTS.get(self.task, {}).items():
-            if getattr(cfg, name) is None:
-                cfg = dataclasses.replace(cfg, **{name: default(cfg) if callable(default) else default})
-        return cfg
+
+@dataclass
+class FeaturesOptions(OptionGroup):
+    APPLIES_TO = {"task": ("classify",), "strategy": ("features",)}
+    pooling: str = _opt("mean", "How token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
+
+
+@dataclass
+class WordvecOptions(OptionGroup):
+    APPLIES_TO = {"strategy": ("wordvec",)}
+    vectors: str | None = _opt(None, "Word vectors: a `pretrain word2vec` output directory or glove-50d.", path=INPUT_OR_NAME)
+    weighting: str = _opt("mean", "How word vectors become one text vector: mean, or tfidf (weighted by the words' TF-IDF).", choices=("mean", "tfidf"))
+
+
+# In this order in `train --help` and in config.yaml.
+OPTION_GROUPS = (
+    RunOptions, ModelOptions, TextColumnOptions, ClassifyOptions, ExamplesOptions, NerOptions, WindowOptions,
+    QAOptions, TrainingOptions, FeaturesOptions, WordvecOptions,
+)
+GROUP_OF = {f.name: group for group in OPTION_GROUPS for f in dataclasses.fields(group) if f.name in group.__annotations__}
+
+
+@dataclass
+class TrainConfig(YamlConfig, *reversed(OPTION_GROUPS)):
+    """`train`'s options: every group's, flat, as flags and as config.yaml keys. A run uses
+    the groups that apply to its task and strategy (`applicable_fields`); the recipe table
+    fills what it leaves unset (`resolved`)."""
+
+    def applicable_fields(self) -> list[str]:
+        return [name for name, group in GROUP_OF.items() if group.applies(self.task, self.strategy)]
+
+    def check_applicable(self, given: set[str] = frozenset()) -> None:
+        """An option of a group that does not apply to this run, set to anything but its
+        default (or named in `given`, the flags typed on the command line), is an error."""
+        defaults = type(self)()
+        for name, group in GROUP_OF.items():
+            if group.applies(self.task, self.strategy):
+                continue
+            if name in given or getattr(self, name) != getattr(defaults, name):
+                chosen = " and ".join(f"{axis} {getattr(self, axis)}" for axis in group.APPLIES_TO)
+                raise UserError(flag(name), f"applies to {group.describe_scope()}, not {chosen}")
+
+    def only_applicable(self) -> "TrainConfig":
+        """This configuration with every option that does not apply to its task and strategy
+        back at its default (a sweep's shared options, for one cell)."""
+        defaults = type(self)()
+        applicable = set(self.applicable_fields())
+        return dataclasses.replace(self, **{n: getattr(defaults, n) for n in GROUP_OF if n not in applicable})
+
+    def resolved(self) -> "TrainConfig":
+        """The recipe table's defaults filled in where options are unset (the epochs wait for the data)."""
+        from transferkit.recipes import resolve
+
+        return resolve(self)
 
     def validate(self) -> None:
-        """Check a configuration that `with_task_defaults` has completed."""
+        """Check a configuration before any work: every option in range, the strategy one
+        that serves the task, no option of another task or strategy."""
         if not self.train:
             raise UserError("--train", "missing; give the training data file")
         self.check_fields()
-        if self.strategy not in STRATEGIES[self.task]:
-            raise UserError(
-                "--strategy",
-                f"unknown strategy {self.strategy!r} for {self.task}; choose one of {', '.join(STRATEGIES[self.task])}",
-            )
+        if self.strategy not in strategies_for(self.task):
+            raise UserError("--strategy", f"unknown strategy {self.strategy!r} for {self.task}; choose one of {', '.join(strategies_for(self.task))}")
         if self.strategy == "wordvec" and not self.vectors:
             raise UserError("--vectors", "missing; --strategy wordvec needs word vectors: a `pretrain word2vec` output directory or glove-50d")
-        if self.labels_per_class and self.task != "classify":
-            raise UserError("--labels-per-class", f"applies to classify only, not {self.task}")
-        if self.doc_stride is not None and not self.doc_stride < self.max_length // 2:
+        if self.doc_stride is not None and self.max_length is not None and not self.doc_stride < self.max_length // 2:
             raise UserError("--doc-stride", "must be at least 0 and less than half of --max-length")
 
-    def inference_settings(self) -> dict:
-        """What a saved model needs besides `max_length` to predict as it was scored (with
-        the task's defaults where this configuration leaves options unset)."""
-        cfg = self.with_task_defaults()
-        if cfg.task == "ner":
-            from transferkit.tasks.token_tagger import default_stride
-
-            stride = cfg.doc_stride if cfg.doc_stride is not None else default_stride(cfg.max_length)
-            context = cfg.context or ("document" if cfg.strategy == "finetune" else "sentence")
-            return {"stride": stride, "context": context}
-        if cfg.task == "qa":
-            return {"stride": cfg.doc_stride, "max_answer_length": cfg.max_answer_length}
-        if cfg.task == "lm":  # perplexity_before is measured on the model the run started from
-            from transferkit.serving.run_files import model_reference
-
-            return {"base_model": model_reference(cfg.model)}
-        return {}
+    def yaml_data(self) -> dict:
+        """What config.yaml holds: the options that apply to this run, with the values it used."""
+        data = dataclasses.asdict(self)
+        return {name: data[name] for name in data if name in set(self.applicable_fields()) and name not in ("overwrite", "resume")}
 
 
 ALGORITHMS = ("cbow", "skipgram")

@@ -41,3 +41,10 @@ def status(message: str) -> None:
     data); nothing in a log file or a pipe, where the one-line error contract holds."""
     if not _quiet and sys.stderr.isatty():
         print(message, file=sys.stderr, flush=True)
+
+
+def note(message: str) -> None:
+    """A line worth keeping in a log too (a run resumed from its checkpoint): on stderr,
+    on a terminal or not, unless `--quiet`."""
+    if not _quiet:
+        print(message, file=sys.stderr, flush=True)

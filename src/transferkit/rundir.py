@@ -15,9 +15,11 @@ a half-written directory that looks complete. Around that:
   the process ends, so a second run at the same output fails at once, and a lock left by a
   killed run is simply taken over. Publishing also refuses a directory that appeared while
   the run was working.
-- **Leftovers are visible.** A run killed without a chance to clean up (`kill -9`, a power
-  cut) leaves `.NAME.partial`; the next run at that output names it and asks for
-  `--overwrite` instead of silently starting a second one.
+- **Leftovers are visible, and resumable.** A run killed without a chance to clean up
+  (`kill -9`, a power cut) leaves `.NAME.partial`; so does an interrupted or crashed run
+  whose staging folder holds a training checkpoint. The next run at that output names it
+  and asks for `--resume` (which continues in that folder) or `--overwrite`, instead of
+  silently starting a second one.
 
 `output_file` does the same for a single file (`predict --output`): checked and its folder
 created before any prediction, written to a temporary sibling, renamed into place.
@@ -33,7 +35,7 @@ import tempfile
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from transferkit.errors import UserError
 
@@ -158,11 +160,15 @@ def output_lock(output: Path) -> Iterator[None]:
 
 
 @contextmanager
-def staged_run_dir(output: Path, overwrite: bool, publish: bool = True, inputs: Iterable[str | Path | None] = ()):
-    """Check and lock `output`, then yield an empty staging folder; on success it becomes
-    `output` (replacing the transferkit output there with `overwrite`), on any failure it is
-    removed. With `publish=False` (the other processes of a multi-process run) the folder is
-    a private temporary one, always removed, and the output is neither locked nor written."""
+def staged_run_dir(output: Path, overwrite: bool, publish: bool = True, inputs: Iterable[str | Path | None] = (),
+                   resume: bool = False, resumable: Callable[[Path], bool] = lambda staging: False):
+    """Check and lock `output`, then yield its staging folder; on success it becomes
+    `output` (replacing the transferkit output there with `overwrite`), on a failure it is
+    removed, unless `resumable(staging)` says it holds a checkpoint and the failure was no
+    bad input (an interrupt, a crash): then it stays for `resume`, which yields it again
+    with its contents. With `publish=False` (the other processes of a multi-process run)
+    the folder is a private temporary one, always removed, and the output is neither locked
+    nor written."""
     check_output(output, overwrite, inputs)
     if not publish:
         staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.rank-"))
@@ -179,24 +185,37 @@ def staged_run_dir(output: Path, overwrite: bool, publish: bool = True, inputs: 
         check_output(output, overwrite, inputs)  # again, now that no other run can change it
         existed = output.exists()
         staging = partial_dir(output)
-        if os.path.lexists(staging):
+        if resume and not os.path.isdir(staging):
+            raise UserError(str(output), f"nothing to resume: no interrupted run here ({staging.name}); drop --resume")
+        if os.path.lexists(staging) and not resume:
             if not overwrite:
+                if resumable(staging):
+                    raise UserError(
+                        str(output),
+                        f"an interrupted run left its checkpoint in {staging}; pass --resume to continue it, "
+                        "or --overwrite to start again (it is deleted)",
+                    )
                 raise UserError(
                     str(output),
                     f"an interrupted run left {staging}; pass --overwrite to start again (it is deleted), "
                     "or remove it",
                 )
             shutil.rmtree(staging)
-        try:
-            staging.mkdir()
-        except OSError as e:
-            raise os_error(staging, e, "cannot create the staging folder") from None
+        if not resume:
+            try:
+                staging.mkdir()
+            except OSError as e:
+                raise os_error(staging, e, "cannot create the staging folder") from None
         (staging / MARKER_FILE).write_text("written by transferkit; `--overwrite` may replace this directory\n")
         try:
             yield staging
             _publish(staging, output, existed)
-        except BaseException:
+        except UserError:
             shutil.rmtree(staging, ignore_errors=True)
+            raise
+        except BaseException:
+            if not resumable(staging):
+                shutil.rmtree(staging, ignore_errors=True)
             raise
 
 

@@ -5,6 +5,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from transferkit.config import TrainConfig
+from transferkit.tasks import get_task
 from transferkit.errors import UserError
 from transferkit.serving.run_files import model_reference, resolve_reference, safetensors_shapes
 
@@ -28,7 +29,7 @@ def test_offline_models_are_referred_to_by_name_local_ones_by_absolute_path(tmp_
     assert model_reference("encoder") == str(tmp_path / "encoder")
     assert model_reference("someone/some-model") == "someone/some-model"
     # the lm task's base model, which perplexity_before is measured on, is stored the same way
-    assert TrainConfig(task="lm", model="smollm2-135m").inference_settings() == {"base_model": "smollm2-135m"}
+    assert get_task("lm").inference_settings(TrainConfig(task="lm", model="smollm2-135m")) == {"base_model": "smollm2-135m"}
 
 
 def test_a_reference_to_a_missing_directory_names_the_run_file(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from transferkit.tasks.span_reader import Reading, apply_threshold, choose_threshold, decode
-from transferkit.training.qa_windows import QAWindows
+from transferkit.tasks.qa_windows import QAWindows
 
 CONTEXT = "alpha beta gamma delta epsilon zeta"
 # token k of the context covers word k; tokens 0-2 are [CLS] q [SEP]

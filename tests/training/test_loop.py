@@ -4,7 +4,7 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from transferkit.errors import UserError
 from transferkit.training.batching import PadCollator
-from transferkit.training.loop import LoopSettings, default_epochs, resolve_mixed_precision, train_loop
+from transferkit.training.loop import LoopSettings, resolve_mixed_precision, train_loop
 
 
 def tiny_model(seed=0):
@@ -78,12 +78,6 @@ def test_same_seed_same_weights():
     train_loop(b, data, PadCollator(0), settings(epochs=2))
     assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
 
-
-def test_default_epochs():
-    assert default_epochs(6920, 32) == 4
-    assert default_epochs(16, 32) == 30
-    assert default_epochs(1024, 32) == 4
-    assert default_epochs(14041, 32, min_epochs=8) == 8
 
 
 def test_layer_wise_learning_rates_decay_from_head_to_embeddings():

@@ -3,14 +3,22 @@ one model and write one run directory."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
+
+
+def free_port() -> int:
+    """A port no one listens on now (the OS picks it), so parallel or repeated runs do not collide."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_two_processes_under_torchrun_write_one_run(sentiment, tmp_path):
     run = tmp_path / "run"
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
         "-m", "transferkit", "train", "--strategy", "finetune", "--epochs", "1", "--max-length", "32",
         "--train", str(sentiment["train"]), "--dev", str(sentiment["dev"]), "--test", str(sentiment["test"]),
         "--output", str(run),

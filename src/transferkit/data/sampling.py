@@ -27,3 +27,15 @@ def sample_per_class(split: ClassificationSplit, k: int, seed: int, labels: list
             )
         chosen.extend(rng.sample(pool, k))
     return split.subset(sorted(chosen))
+
+
+def sample_indices(total: int, n: int, seed: int, path: str, what: str) -> list[int]:
+    """`n` of `total` examples (sentences, questions, documents) drawn with `seed`, in file
+    order: the label budget of the tasks that have no classes to balance."""
+    if n > total:
+        raise UserError(path, f"has {total} {what}, fewer than --train-examples {n}; lower N to at most {total}")
+    return sorted(random.Random(seed).sample(range(total), n))
+
+
+def pick(values: list | None, indices: list[int]) -> list | None:
+    return None if values is None else [values[i] for i in indices]

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, pstdev
 
-from transferkit.experiments.learning_curve import CurvePoint
+
+@dataclass
+class CurvePoint:
+    """One run of a learning curve, scored on test."""
+
+    strategy: str
+    labels_per_class: int | None  # None: all training labels
+    seed: int
+    train_examples: int
+    accuracy: float
+    macro_f1: float
+    train_seconds: float
+    run_dir: str
 
 
 def _budget(k: int | None) -> str:

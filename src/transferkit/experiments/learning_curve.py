@@ -6,23 +6,11 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from transferkit import api
 from transferkit.config import TrainConfig
-
-
-@dataclass
-class CurvePoint:
-    strategy: str
-    labels_per_class: int | None  # None: all training labels
-    seed: int
-    train_examples: int
-    accuracy: float
-    macro_f1: float
-    train_seconds: float
-    run_dir: str
+from transferkit.evaluation.report import CurvePoint
 
 
 def run_curve(
@@ -40,9 +28,9 @@ def run_curve(
     for n, (strategy, k, seed) in enumerate(plan, start=1):
         name = f"{strategy}-k{k if k else 'all'}-seed{seed}"
         print(f"[{n}/{len(plan)}] {name} (elapsed {time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-        cfg = dataclasses.replace(
+        cfg = dataclasses.replace(  # the shared options that apply to this cell's strategy
             base, strategy=strategy, labels_per_class=k, seed=seed, output=str(output / name), overwrite=overwrite
-        )
+        ).only_applicable()
         metrics = api.train(cfg)
         points.append(
             CurvePoint(

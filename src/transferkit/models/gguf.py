@@ -15,11 +15,11 @@ import os
 import shutil
 from pathlib import Path
 
-from transferkit.strategies.feature_cache import cache_dir
+from transferkit.cache import cache_root
 
 
 def built_models_dir() -> Path:
-    return cache_dir().parent / "models"
+    return cache_root() / "models"
 
 
 def build_from_gguf(folder: Path, filename: str, target: Path) -> Path:

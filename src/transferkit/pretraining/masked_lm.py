@@ -75,22 +75,17 @@ class MaskingCollator:
         return dict(self.collate(items))
 
 
-@torch.inference_mode()
 def held_out_loss(model, tokenizer, items: list[dict], cfg: MaskedLMConfig, batch_size: int = 64) -> float:
     """Mean masked-token cross-entropy, with masks drawn from `cfg.seed` (the same every call)."""
-    collate = MaskingCollator(tokenizer, cfg.mlm_probability, cfg.whole_word_mask, seed=cfg.seed)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    total = count = 0.0
-    for start in range(0, len(items), batch_size):
-        batch = {k: v.to(device) for k, v in collate(items[start : start + batch_size]).items()}
+    from transferkit.inference import Runtime
+
+    def read(out, batch) -> tuple[float, int]:
         masked = int((batch["labels"] != -100).sum())
-        if masked:
-            total += float(model(**batch).loss) * masked
-            count += masked
-    model.train(was_training)
-    return total / max(1, count)
+        return (float(out.loss) * masked if masked else 0.0), masked
+
+    collate = MaskingCollator(tokenizer, cfg.mlm_probability, cfg.whole_word_mask, seed=cfg.seed)
+    sums = Runtime.of(model).batches(model, items, tokenizer.pad_token_id, read, batch_size, keys=None, sort=False, collate=collate)
+    return sum(total for _, (total, _) in sums) / max(1, sum(count for _, (_, count) in sums))
 
 
 def load_masked_lm(model_path: str):

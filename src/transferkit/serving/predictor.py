@@ -47,15 +47,15 @@ def read_info(run_dir: str | Path) -> dict:
 
 
 def _checked_info(path: Path) -> dict:
-    from transferkit.config import STRATEGIES
+    from transferkit.recipes import TASKS, strategies_for
 
     info = read_json(path)
     if not isinstance(info, dict):
         raise damaged(path, "not a JSON object")
     task, strategy = info.get("task"), info.get("strategy")
-    if task not in STRATEGIES:
+    if task not in TASKS:
         raise damaged(path, f"unknown task {task!r}")
-    if strategy not in STRATEGIES[task]:
+    if strategy not in strategies_for(task):
         raise damaged(path, f"unknown strategy {strategy!r} for {task}")
     required = {"max_length": INTEGER, **SETTINGS[task]}
     for key, types in {**required, **OPTIONAL}.items():
@@ -96,35 +96,16 @@ def check_head(model_dir: Path, info: dict) -> None:
         raise damaged(model_dir / INFO_FILE, f"its labels {labels} are not the model's ({head.name} id2label: {names})")
 
 
-def load_predictor(model_dir: Path):
+def load_predictor(model_dir: Path, runtime=None):
+    """The run's predictor on `runtime` (default: the GPU when there is one). Predictors of
+    one task share one interface whatever the strategy: classify `labels` and
+    `predict_proba`, ner `tag`, qa `read`, lm `loss` and `generate`."""
+    from transferkit.inference import Runtime
+    from transferkit.strategies import get_strategy
+    from transferkit.tasks import get_task
+
     model_dir = Path(model_dir)
     info = _checked_info(model_dir / INFO_FILE)
     check_head(model_dir, info)
-    strategy, labels = info["strategy"], info["labels"]
-    if info["task"] == "ner":
-        from transferkit.tasks.token_tagger import TokenTagger
-
-        return TokenTagger(model_dir, labels, info["max_length"], info["stride"], info.get("context", "sentence"))
-    if info["task"] == "lm":
-        from transferkit.strategies.lm_finetune import CausalLMPredictor
-
-        return CausalLMPredictor.from_run(model_dir, info["max_length"], info.get("base_model"), model_dir / INFO_FILE)
-    if info["task"] == "qa":
-        from transferkit.tasks.span_reader import SpanReader
-
-        return SpanReader(model_dir, info["max_length"], info["stride"], info["max_answer_length"], info["no_answer_threshold"])
-    if strategy == "features":
-        from transferkit.strategies.features import FeaturesPredictor
-
-        return FeaturesPredictor(model_dir, labels)
-    if strategy == "tfidf":
-        from transferkit.strategies.tfidf import TfidfPredictor
-
-        return TfidfPredictor(model_dir, labels)
-    if strategy == "wordvec":
-        from transferkit.strategies.wordvec import WordvecPredictor
-
-        return WordvecPredictor(model_dir, labels)
-    from transferkit.strategies.finetune import TransformersPredictor
-
-    return TransformersPredictor(model_dir, labels, info["max_length"])
+    task, strategy = get_task(info["task"]), get_strategy(info["strategy"])
+    return strategy.load_predictor(task, model_dir, info, runtime or Runtime.create())

@@ -1,16 +1,17 @@
-"""One module per strategy. Each has `fit(cfg, data, model_path, model_dir) -> dict`
-(it trains, writes `model_dir`, and returns the training statistics); prediction goes
-through `transferkit.serving.predictor.load_predictor`, the same path `predict` uses."""
+"""The strategies, by name. Each module holds one or more `Strategy` objects (see `base.py`);
+which tasks each serves is the recipe table's (`transferkit.recipes`). Modules import
+lazily, so naming a strategy costs nothing until a run uses it."""
 
 from __future__ import annotations
 
 from importlib import import_module
 
-# tfidf learns from the task data alone, wordvec from it and word vectors (--vectors); the
-# others start from a pretrained encoder (scratch takes only its architecture and tokenizer).
-USES_PRETRAINED_MODEL = {"features": True, "finetune": True, "scratch": True, "tfidf": False, "wordvec": False}
+from transferkit.recipes import all_strategies
+
+MODULES = {"tfidf": "tfidf", "wordvec": "wordvec", "features": "features", "finetune": "finetune", "scratch": "finetune"}
+assert set(MODULES) == set(all_strategies()), "every strategy of the recipe table has a module, and only those"
 
 
-def strategy_module(task: str, name: str):
-    """`strategies/<name>.py` for classification, `strategies/<task>_<name>.py` for other tasks."""
-    return import_module(f"transferkit.strategies.{name}" if task == "classify" else f"transferkit.strategies.{task}_{name}")
+def get_strategy(name: str):
+    """The `Strategy` named `name`."""
+    return getattr(import_module(f"transferkit.strategies.{MODULES[name]}"), "STRATEGIES")[name]

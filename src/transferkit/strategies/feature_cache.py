@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from transferkit.cache import cache_root
+
 
 def cache_dir() -> Path:
-    root = os.environ.get("TRANSFERKIT_CACHE") or Path.home() / ".cache" / "transferkit"
-    return Path(root) / "features"
+    return cache_root() / "features"
 
 
 def model_identity(model: str) -> dict:

@@ -9,30 +9,28 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from transferkit.progress import batch_progress
+
 from transferkit.serving.run_files import model_reference, read_json, resolve_reference
 from transferkit.strategies import feature_cache
+from transferkit.strategies.base import FitResult, Strategy
 from transferkit.strategies.linear_head import LinearHead, fit_head
-from transferkit.training.batching import PadCollator, encode_texts, sorted_batches
 
 
 class Encoder:
     """A frozen transformers encoder that turns texts into pooled vectors, with the cache."""
 
-    def __init__(self, model: str, pooling: str = "mean", max_length: int = 128, batch_size: int = 64):
-        self.model_name, self.pooling, self.max_length, self.batch_size = model, pooling, max_length, batch_size
+    def __init__(self, model: str, pooling: str, max_length: int, runtime):
+        self.model_name, self.pooling, self.max_length, self.runtime = model, pooling, max_length, runtime
         self._model = self._tokenizer = None
         self.cache_hits = self.cache_misses = 0
 
     def _load(self):
         if self._model is None:
+            import torch
             from transformers import AutoModel, AutoTokenizer
 
             self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
-            self._model = AutoModel.from_pretrained(self.model_name, dtype=torch.float32).eval()
-            if torch.cuda.is_available():
-                self._model.cuda()
+            self._model = self.runtime.place(AutoModel.from_pretrained(self.model_name, dtype=torch.float32))
 
     def embed(self, texts: list[str], pairs: list[str] | None = None, progress: str | None = None) -> np.ndarray:
         key = feature_cache.cache_key(self.model_name, self.pooling, self.max_length, texts, pairs)
@@ -45,58 +43,70 @@ class Encoder:
         feature_cache.store(key, vectors)
         return vectors
 
-    @torch.inference_mode()
+    def _pooled(self, out, batch) -> np.ndarray:
+        hidden = out.last_hidden_state.float()
+        if self.pooling == "cls":
+            return hidden[:, 0].cpu().numpy()
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        return ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).cpu().numpy()
+
     def _embed(self, texts, pairs, progress) -> np.ndarray:
+        from transferkit.training.batching import encode_texts
+
         self._load()
         items = encode_texts(self._tokenizer, texts, pairs, self.max_length)
-        collate = PadCollator(self._tokenizer.pad_token_id)
-        device = next(self._model.parameters()).device
-        out = np.zeros((len(items), self._model.config.hidden_size), dtype=np.float32)
-        batches = sorted_batches([len(item["input_ids"]) for item in items], self.batch_size)
-        for ids in batch_progress(batches, progress):
-            batch = {k: v.to(device) for k, v in collate([items[i] for i in ids]).items()}
-            hidden = self._model(**batch).last_hidden_state.float()
-            if self.pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                mask = batch["attention_mask"].unsqueeze(-1).float()
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            out[ids] = pooled.cpu().numpy()
-        return out
+        rows = self.runtime.rows(self._model, items, self._tokenizer.pad_token_id, self._pooled, batch_size=64, progress=progress)
+        return np.stack(rows) if rows else np.zeros((0, self._model.config.hidden_size), dtype=np.float32)
 
 
-def fit(cfg, data, model_path: str, model_dir: Path) -> dict:
-    encoder = Encoder(model_path, cfg.pooling, cfg.max_length)
-    labels = data.labels
-    y = np.array([labels.index(label) for label in data.train.labels])
-    started = time.perf_counter()
-    X = encoder.embed(data.train.texts, data.train.pairs, progress="embed train")
-    X_dev = y_dev = None
-    if data.dev is not None:
-        X_dev = encoder.embed(data.dev.texts, data.dev.pairs, progress="embed dev")
-        y_dev = np.array([labels.index(label) for label in data.dev.labels])
-    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed)
-    seconds = time.perf_counter() - started
-    head.save(model_dir)
-    info = {"encoder": model_reference(cfg.model), "pooling": cfg.pooling, "max_length": cfg.max_length}
-    (model_dir / "encoder.json").write_text(json.dumps(info, indent=2))
-    return {
-        "seconds": seconds,
-        "examples": len(data.train),
-        "C": head.C,
-        "C_selection": head.selection,
-        "feature_cache": {"hits": encoder.cache_hits, "misses": encoder.cache_misses},
-    }
+class Features(Strategy):
+    """Frozen features + a logistic-regression head: pooled text vectors for classify; for
+    ner, every word's vector, the head written into a token classifier (`ner_features.py`)."""
+
+    name = "features"
+
+    def fit(self, task, cfg, data, model_path: str, model_dir: Path, checkpoints=None) -> FitResult:
+        from transferkit.inference import Runtime
+
+        runtime = Runtime.create(cfg.device)
+        if task.name == "ner":
+            from transferkit.strategies.ner_features import fit_tagger
+
+            return fit_tagger(task, cfg, data, model_path, model_dir, runtime)
+        encoder = Encoder(model_path, cfg.pooling, cfg.max_length, runtime)
+        labels = data.labels
+        y = np.array([labels.index(label) for label in data.train.labels])
+        started = time.perf_counter()
+        X = encoder.embed(data.train.texts, data.train.pairs, progress="embed train")
+        X_dev = y_dev = None
+        if data.dev is not None:
+            X_dev = encoder.embed(data.dev.texts, data.dev.pairs, progress="embed dev")
+            y_dev = np.array([labels.index(label) for label in data.dev.labels])
+        head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed)
+        seconds = time.perf_counter() - started
+        head.save(model_dir)
+        info = {"encoder": model_reference(cfg.model), "pooling": cfg.pooling, "max_length": cfg.max_length}
+        (model_dir / "encoder.json").write_text(json.dumps(info, indent=2))
+        stats = {"C": head.C, "C_selection": head.selection, "feature_cache": {"hits": encoder.cache_hits, "misses": encoder.cache_misses}}
+        return FitResult(seconds, len(data.train), stats=stats)
+
+    def load_predictor(self, task, model_dir: Path, info: dict, runtime):
+        if task.name == "classify":
+            return FeaturesPredictor(model_dir, info["labels"], runtime)
+        return super().load_predictor(task, model_dir, info, runtime)  # ner: a token classifier
+
+
+STRATEGIES = {"features": Features()}
 
 
 class FeaturesPredictor:
     """The run's head over the encoder that `encoder.json` names: an offline model by its
     name (so the run works wherever that model is installed), a local one by its path."""
 
-    def __init__(self, model_dir: Path, labels: list[str]):
+    def __init__(self, model_dir: Path, labels: list[str], runtime):
         info = read_json(model_dir / "encoder.json")
         self.labels = labels
-        self.encoder = Encoder(resolve_reference(info["encoder"], model_dir / "encoder.json"), info["pooling"], info["max_length"])
+        self.encoder = Encoder(resolve_reference(info["encoder"], model_dir / "encoder.json"), info["pooling"], info["max_length"], runtime)
         self.head = LinearHead.load(model_dir)
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:

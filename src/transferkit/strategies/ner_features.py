@@ -1,4 +1,4 @@
-"""`features` for NER: a frozen encoder reads each sentence once, and a logistic-regression
+"""`features` for NER (the `features` strategy calls `fit_tagger`): a frozen encoder reads each sentence once, and a logistic-regression
 tagger is fitted on the last hidden state of every word's first sub-word.
 
 The fitted head is written into the classifier layer of a `*ForTokenClassification` model
@@ -17,19 +17,17 @@ import numpy as np
 import torch
 
 from transferkit.errors import UserError
+from transferkit.strategies.base import FitResult
 from transferkit.strategies.linear_head import fit_head
-from transferkit.strategies.ner_finetune import build_model, documents_of
-from transferkit.tasks.token_tagger import on_device, per_word
-from transferkit.training.word_windows import encode_words
+from transferkit.tasks.token_tagger import per_word
 
 
-@torch.inference_mode()
-def word_vectors(model, tokenizer, split, cfg) -> np.ndarray:
+def word_vectors(runtime, task, model, tokenizer, split, cfg) -> np.ndarray:
     """One row per word, all sentences concatenated."""
-    sentences = split.tokens
-    encoded = encode_words(tokenizer, sentences, cfg.max_length, cfg.inference_settings()["stride"], documents=documents_of(split, cfg))
-    forward = lambda batch: model.base_model(**on_device(model, batch)).last_hidden_state  # noqa: E731
-    return np.concatenate(per_word(forward, encoded, [len(s) for s in sentences], model.config.hidden_size, tokenizer.pad_token_id))
+    encoded = task.encode(tokenizer, split, cfg)
+    read = lambda out, batch: out.last_hidden_state.float().cpu().numpy()  # noqa: E731
+    lengths = [len(s) for s in split.tokens]
+    return np.concatenate(per_word(runtime, model.base_model, read, encoded, lengths, model.config.hidden_size, tokenizer.pad_token_id))
 
 
 def tag_ids(split, labels: list[str]) -> np.ndarray:
@@ -37,21 +35,19 @@ def tag_ids(split, labels: list[str]) -> np.ndarray:
     return np.array([index[tag] for tags in split.tags for tag in tags])
 
 
-def fit(cfg, data, model_path: str, model_dir: Path) -> dict:
-    from transformers import AutoTokenizer, set_seed
+def fit_tagger(task, cfg, data, model_path: str, model_dir: Path, runtime) -> FitResult:
+    from transformers import set_seed
 
     set_seed(cfg.seed)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = build_model(model_path, data.labels, from_scratch=False).eval()
+    tokenizer = task.load_tokenizer(model_path)
+    model = runtime.place(task.build_model(model_path, data.labels, from_scratch=False))
     if not isinstance(getattr(model, "classifier", None), torch.nn.Linear):
         raise UserError("--strategy", f"features needs a token classifier that is one linear layer; {type(model).__name__} is not; use finetune")
-    if torch.cuda.is_available():
-        model.cuda()
     started = time.perf_counter()
-    X, y = word_vectors(model, tokenizer, data.train, cfg), tag_ids(data.train, data.labels)
+    X, y = word_vectors(runtime, task, model, tokenizer, data.train, cfg), tag_ids(data.train, data.labels)
     X_dev = y_dev = None
     if data.dev is not None:
-        X_dev, y_dev = word_vectors(model, tokenizer, data.dev, cfg), tag_ids(data.dev, data.labels)
+        X_dev, y_dev = word_vectors(runtime, task, model, tokenizer, data.dev, cfg), tag_ids(data.dev, data.labels)
     head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed)
     seconds = time.perf_counter() - started
     weight, bias = classifier_weights(head, np.unique(y), len(data.labels))
@@ -60,7 +56,7 @@ def fit(cfg, data, model_path: str, model_dir: Path) -> dict:
         model.classifier.bias.copy_(torch.from_numpy(bias))
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
-    return {"seconds": seconds, "examples": len(data.train), "words": len(y), "C": head.C, "C_selection": head.selection}
+    return FitResult(seconds, len(data.train), stats={"words": len(y), "C": head.C, "C_selection": head.selection})
 
 
 def classifier_weights(head, classes: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:

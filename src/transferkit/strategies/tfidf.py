@@ -14,6 +14,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from transferkit.errors import UserError
 from transferkit.serving.run_files import read_json, safetensors_shapes
+from transferkit.strategies.base import FitResult, Strategy
 from transferkit.strategies.linear_head import LinearHead, fit_head
 
 VECTORIZER = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "min_df": 1}
@@ -24,7 +25,21 @@ def _join(texts: list[str], pairs: list[str] | None) -> list[str]:
     return texts if pairs is None else [a + PAIR_SEPARATOR + b for a, b in zip(texts, pairs)]
 
 
-def fit(cfg, data, model_path, model_dir: Path) -> dict:
+class Tfidf(Strategy):
+    name = "tfidf"
+    uses_pretrained_model = False
+
+    def fit(self, task, cfg, data, model_path, model_dir: Path, checkpoints=None) -> FitResult:
+        return fit(cfg, data, model_dir)
+
+    def load_predictor(self, task, model_dir: Path, info: dict, runtime):
+        return TfidfPredictor(model_dir, info["labels"])
+
+
+STRATEGIES = {"tfidf": Tfidf()}
+
+
+def fit(cfg, data, model_dir: Path) -> FitResult:
     labels = data.labels
     started = time.perf_counter()
     vectorizer = TfidfVectorizer(**VECTORIZER)
@@ -43,7 +58,7 @@ def fit(cfg, data, model_path, model_dir: Path) -> dict:
     vocabulary = {term: int(index) for term, index in vectorizer.vocabulary_.items()}
     (model_dir / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False))
     save_file({"idf": vectorizer.idf_.astype(np.float64)}, str(model_dir / "idf.safetensors"))
-    return {"seconds": seconds, "examples": len(data.train), "C": head.C, "C_selection": head.selection, "features": len(vocabulary)}
+    return FitResult(seconds, len(data.train), stats={"C": head.C, "C_selection": head.selection, "features": len(vocabulary)})
 
 
 class TfidfPredictor:

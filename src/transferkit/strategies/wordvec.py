@@ -24,6 +24,7 @@ import numpy as np
 from transferkit.errors import UserError
 from transferkit.models.word_vectors import GLOVE, load_vectors
 from transferkit.serving.run_files import read_json
+from transferkit.strategies.base import FitResult, Strategy
 from transferkit.strategies.linear_head import LinearHead, fit_head
 
 
@@ -68,7 +69,21 @@ def _source(vectors: str) -> str:
     return vectors if vectors == GLOVE else str(Path(vectors).expanduser().resolve())
 
 
-def fit(cfg, data, model_path, model_dir: Path) -> dict:
+class Wordvec(Strategy):
+    name = "wordvec"
+    uses_pretrained_model = False
+
+    def fit(self, task, cfg, data, model_path, model_dir: Path, checkpoints=None) -> FitResult:
+        return fit(cfg, data, model_dir)
+
+    def load_predictor(self, task, model_dir: Path, info: dict, runtime):
+        return WordvecPredictor(model_dir, info["labels"])
+
+
+STRATEGIES = {"wordvec": Wordvec()}
+
+
+def fit(cfg, data, model_dir: Path) -> FitResult:
     labels = data.labels
     started = time.perf_counter()
     source = _source(cfg.vectors)
@@ -86,15 +101,8 @@ def fit(cfg, data, model_path, model_dir: Path) -> dict:
     head.save(model_dir)
     info = {"vectors": source, "weighting": cfg.weighting, "idf": vectors.idf, "unseen_idf": vectors.unseen_idf}
     (model_dir / "wordvec.json").write_text(json.dumps(info, ensure_ascii=False))
-    return {
-        "seconds": seconds,
-        "examples": len(data.train),
-        "C": head.C,
-        "C_selection": head.selection,
-        "vectors": source,
-        "weighting": cfg.weighting,
-        "word_coverage": vectors.coverage(data.train.texts),
-    }
+    stats = {"C": head.C, "C_selection": head.selection, "vectors": source, "weighting": cfg.weighting, "word_coverage": vectors.coverage(data.train.texts)}
+    return FitResult(seconds, len(data.train), stats=stats)
 
 
 class WordvecPredictor:

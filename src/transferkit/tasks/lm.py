@@ -12,34 +12,87 @@ Each split is scored by the trained model and by the model it started from
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from pathlib import Path
 
-import torch
-
+from transferkit.data.sampling import pick, sample_indices
 from transferkit.errors import UserError
 from transferkit.pretraining.corpus import Corpus
-from transferkit.progress import batch_progress
-from transferkit.training.batching import PadCollator
+from transferkit.tasks.base import Request, Task, TaskData
 
 
-@dataclass
-class LmData:
-    train: list[str]
-    dev: list[str] | None
-    test: list[str] | None
-    labels: list[str] = field(default_factory=list)  # none: the api writes it like a classifier's
+class LanguageModelling(Task):
+    name = "lm"
+    primary_metric, higher_is_better = "perplexity", False
+    dev_metric, dev_sign = "loss", -1.0  # the loop keeps the highest score: minus the dev loss
+    auto_class = "AutoModelForCausalLM"
+
+    def read_labelled(self, path: str, cfg) -> list[str]:
+        return list(Corpus((path,), cfg.text_column).texts())
+
+    def labels_of(self, train) -> list[str]:
+        return []  # none: the run writes it like a classifier's
+
+    def draw_budget(self, train: list[str], cfg, labels) -> list[str]:
+        """--train-examples N: N documents."""
+        if not cfg.train_examples:
+            return train
+        return pick(train, sample_indices(len(train), cfg.train_examples, cfg.seed, cfg.train, "documents"))
+
+    def load_tokenizer(self, model_path: str):
+        return with_pad_token(super().load_tokenizer(model_path))
+
+    def build_model(self, model_path: str, labels, from_scratch: bool):
+        return super().build_model(model_path, None, from_scratch)
+
+    def prepare(self, model, tokenizer):
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        return model
+
+    def inference_settings(self, cfg) -> dict:
+        """perplexity_before is measured on the model the run started from."""
+        from transferkit.serving.run_files import model_reference
+
+        return {"base_model": model_reference(cfg.model)}
+
+    def training_items(self, tokenizer, data: TaskData, cfg) -> tuple[list[dict], dict]:
+        items = blocks(tokenizer, data.train, cfg.max_length)
+        return items, {"blocks": len(items)}
+
+    def dev_scorer(self, tokenizer, data: TaskData, cfg):
+        from transferkit.inference import Runtime
+
+        items = blocks(tokenizer, data.dev, cfg.max_length)
+        return lambda model: -mean_loss(Runtime.of(model), model, items, tokenizer.pad_token_id)
+
+    def load_predictor(self, model_dir: Path, info: dict, runtime):
+        return CausalLMPredictor.from_run(model_dir, info["max_length"], info.get("base_model"), model_dir / "transferkit.json", runtime)
+
+    def score_split(self, predictor, texts: list[str], labels, predictions_file=None) -> dict:
+        """`perplexity`, `loss` and the same for the starting model (`..._before`)."""
+        after, tokens = predictor.loss(texts)
+        before, _ = predictor.base().loss(texts)
+        return {"perplexity": math.exp(after), "loss": after, "perplexity_before": math.exp(before), "loss_before": before, "tokens": tokens}
+
+    def read_request(self, cfg, texts: list[str], input_path: str | None, **passage) -> Request:
+        """Prompts given directly or read from a file."""
+        prompts = self.read_labelled(input_path, cfg) if input_path else list(texts)
+        if not prompts:
+            raise UserError("predict", "no input: give prompts, --input FILE, or lines on standard input")
+        return Request([str(i) for i in range(len(prompts))], prompts, {})
+
+    def records(self, predictor, request: Request) -> list[dict]:
+        """A continuation of each prompt, sampled with the generation defaults."""
+        return [{"id": i, "text": p, "generated": g} for i, p, g in zip(request.ids, request.items, predictor.generate(request.items))]
 
 
-def read_labelled(path: str, cfg) -> list[str]:
-    return list(Corpus((path,), cfg.text_column).texts())
+TASK = LanguageModelling()
 
 
-def load_data(cfg) -> LmData:
-    return LmData(*(read_labelled(p, cfg) if p else None for p in (cfg.train, cfg.dev, cfg.test)))
-
-
-def check_known(split, labels) -> None:
-    """Text has no labels to check."""
+def with_pad_token(tokenizer):
+    """Batches of a causal LM pad with its end-of-text token when it has no pad token."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def blocks(tokenizer, texts: list[str], max_length: int) -> list[dict]:
@@ -51,36 +104,62 @@ def blocks(tokenizer, texts: list[str], max_length: int) -> list[dict]:
     return [{"input_ids": ids[i : i + max_length], "labels": ids[i : i + max_length]} for i in range(0, len(ids), max_length)]
 
 
-@torch.inference_mode()
-def mean_loss(model, items: list[dict], pad_token_id: int, batch_size: int = 8, progress: str | None = None) -> float:
-    """Mean next-token cross-entropy over all predicted tokens of `items` (with a bar
-    named `progress` when the batches are many)."""
-    device = next(model.parameters()).device
-    collate = PadCollator(pad_token_id)
-    was_training = model.training
-    model.eval()
-    total = count = 0.0
-    for start in batch_progress(list(range(0, len(items), batch_size)), progress):
-        batch = {k: v.to(device) for k, v in collate(items[start : start + batch_size]).items()}
+def mean_loss(runtime, model, items: list[dict], pad_token_id: int, progress: str | None = None) -> float:
+    """Mean next-token cross-entropy over all predicted tokens of `items`."""
+
+    def read(out, batch) -> tuple[float, int]:
         predicted = int((batch["labels"][:, 1:] != -100).sum())
-        if predicted:
-            total += float(model(**batch).loss) * predicted
-            count += predicted
-    model.train(was_training)
-    return total / max(1.0, count)
+        return (float(out.loss) * predicted if predicted else 0.0), predicted
+
+    sums = runtime.batches(model, items, pad_token_id, read, batch_size=8, progress=progress, keys=("input_ids", "labels"), sort=False)
+    return sum(total for _, (total, _) in sums) / max(1.0, sum(count for _, (_, count) in sums))
 
 
-def score_split(predictor, texts: list[str], labels, predictions_file=None) -> dict:
-    """`perplexity`, `loss` and the same for the starting model (`..._before`)."""
-    after, tokens = predictor.loss(texts)
-    before, _ = predictor.base().loss(texts)
-    return {"perplexity": math.exp(after), "loss": after, "perplexity_before": math.exp(before), "loss_before": before, "tokens": tokens}
+class CausalLMPredictor:
+    """Perplexity and generation of a causal LM; `base()` is the same for the model a run
+    started from (`base_model`: its `model_reference`, or the absolute path older runs
+    stored, read from `info_file`)."""
 
+    def __init__(self, tokenizer, model, max_length: int, runtime, base_model: str | None = None, info_file: Path | None = None):
+        self.tokenizer, self.model, self.max_length, self.runtime = with_pad_token(tokenizer), model, max_length, runtime
+        self.base_model, self.info_file = base_model, info_file
+        self._base = None
 
-def predict_records(predictor, cfg, texts: list[str], input_path: str | None) -> list[dict]:
-    """A continuation of each prompt (given directly or read from a file), sampled with
-    the generation defaults."""
-    prompts = read_labelled(input_path, cfg) if input_path else list(texts)
-    if not prompts:
-        raise UserError("predict", "no input: give prompts, --input FILE, or lines on standard input")
-    return [{"id": str(i), "text": p, "generated": g} for i, (p, g) in enumerate(zip(prompts, predictor.generate(prompts)))]
+    @classmethod
+    def from_run(cls, model_dir: Path, max_length: int, base_model: str | None, info_file: Path, runtime) -> "CausalLMPredictor":
+        from transformers import AutoModelForCausalLM
+
+        from transferkit.serving.run_files import tokenizer_and_model
+
+        return cls(*tokenizer_and_model(model_dir, AutoModelForCausalLM, runtime), max_length, runtime, base_model, info_file)
+
+    def base(self) -> "CausalLMPredictor":
+        if self._base is None:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            from transferkit.serving.run_files import resolve_reference
+
+            path = resolve_reference(self.base_model, self.info_file)
+            model = self.runtime.place(AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32))
+            self._base = CausalLMPredictor(AutoTokenizer.from_pretrained(path), model, self.max_length, self.runtime)
+        return self._base
+
+    def loss(self, texts: list[str]) -> tuple[float, int]:
+        items = blocks(self.tokenizer, texts, self.max_length)
+        return mean_loss(self.runtime, self.model, items, self.tokenizer.pad_token_id, progress="score"), sum(len(i["input_ids"]) for i in items)
+
+    def generate(self, prompts: list[str], max_new_tokens: int = 50, greedy: bool = False, temperature: float = 0.8,
+                 top_k: int = 50, top_p: float = 0.95, seed: int = 0) -> list[str]:
+        import torch
+        from transformers import set_seed
+
+        set_seed(seed)
+        options = {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p}
+        out = []
+        with torch.inference_mode():
+            for prompt in prompts:
+                inputs = {k: v.to(self.runtime.device) for k, v in self.tokenizer(prompt, return_tensors="pt").items()}
+                ids = self.model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id, **options)
+                out.append(self.tokenizer.decode(ids[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
+        return out

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 from transferkit.data.conll import TokenSplit, check_types_known, entity_types, iob2_labels, read_token_split
+from transferkit.data.sampling import pick, sample_indices
 from transferkit.data.tag_schemes import decode_spans
 from transferkit.errors import UserError
+from transferkit.tasks.base import Request, Task, TaskData
+from transferkit.tasks.word_windows import encode_words
 
 # Raw text is split into words the way CoNLL-style corpora are: runs of letters and
 # digits (joined by inner hyphens, apostrophes or dots, as in "Jean-Pierre", "U.S"), and
@@ -23,34 +26,107 @@ from transferkit.errors import UserError
 WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
 
 
-@dataclass
-class NerData:
-    train: TokenSplit
-    dev: TokenSplit | None
-    test: TokenSplit | None
-    labels: list[str]  # IOB2 tags: O, then B-/I- of each entity type
+class Ner(Task):
+    name = "ner"
+    primary_metric = dev_metric = "f1"
+    auto_class = "AutoModelForTokenClassification"
+
+    def read_labelled(self, path: str, cfg) -> TokenSplit:
+        return read_token_split(path, cfg.tag_column, cfg.tag_scheme)
+
+    def labels_of(self, train: TokenSplit) -> list[str]:
+        """IOB2 tags: O, then B-/I- of each entity type."""
+        types = entity_types(train)
+        if not types:
+            raise UserError(train.path, "the training data tags no entities (every tag is O)")
+        return iob2_labels(types)
+
+    def check_known(self, split: TokenSplit, labels: list[str]) -> None:
+        check_types_known(split, sorted({label[2:] for label in labels if label != "O"}))
+
+    def draw_budget(self, train: TokenSplit, cfg, labels) -> TokenSplit:
+        """--train-examples N: N sentences (with their document numbers, so document
+        context reads the drawn sentences of a document together)."""
+        if not cfg.train_examples:
+            return train
+        chosen = sample_indices(len(train), cfg.train_examples, cfg.seed, train.path, "sentences")
+        return replace(train, **{k: pick(getattr(train, k), chosen) for k in ("tokens", "tags", "ids", "places", "documents")})
+
+    def inference_settings(self, cfg) -> dict:
+        return {"stride": cfg.doc_stride, "context": cfg.context}
+
+    def _documents(self, split: TokenSplit, cfg) -> list[int] | None:
+        """The split's document numbers when words read their document's context, else None."""
+        return split.documents if cfg.context == "document" else None
+
+    def encode(self, tokenizer, split: TokenSplit, cfg, tag_ids=None):
+        return encode_words(tokenizer, split.tokens, cfg.max_length, cfg.doc_stride, tag_ids, self._documents(split, cfg))
+
+    def training_items(self, tokenizer, data: TaskData, cfg) -> tuple[list[dict], dict]:
+        label_ids = {label: i for i, label in enumerate(data.labels)}
+        tag_ids = [[label_ids[t] for t in tags] for tags in data.train.tags]
+        items = self.encode(tokenizer, data.train, cfg, tag_ids).items
+        return items, {"windows": len(items)}
+
+    def dev_scorer(self, tokenizer, data: TaskData, cfg):
+        """Entity F1 on the dev split, tokenized once here."""
+        from transferkit.inference import Runtime
+        from transferkit.tasks.token_tagger import best_tags, word_probabilities
+
+        encoded = self.encode(tokenizer, data.dev, cfg)
+        lengths = [len(sentence) for sentence in data.dev.tokens]
+
+        def score(model) -> float:
+            probabilities = word_probabilities(Runtime.of(model), model, encoded, lengths, tokenizer.pad_token_id)
+            return entity_metrics(data.dev.tags, best_tags(model, probabilities)[0])["f1"]
+
+        return score
+
+    def load_predictor(self, model_dir: Path, info: dict, runtime):
+        from transferkit.tasks.token_tagger import TokenTagger
+
+        return TokenTagger(model_dir, info["labels"], info["max_length"], info["stride"], info.get("context", "sentence"), runtime)
+
+    def score_split(self, predictor, split: TokenSplit, labels: list[str], predictions_file: Path | None = None) -> dict:
+        """Entity metrics on a tagged split; optionally one JSON line per sentence with
+        `id`, `tokens`, `gold` and `prediction` (IOB2 tag lists) and per-word `score`s."""
+        predicted, scores = predictor.tag(split.tokens, split.documents)
+        if predictions_file is not None:
+            predictions_file.parent.mkdir(parents=True, exist_ok=True)
+            with predictions_file.open("w") as f:
+                for i, tokens, gold, tags, s in zip(split.ids, split.tokens, split.tags, predicted, scores):
+                    record = {"id": i, "tokens": tokens, "gold": gold, "prediction": tags, "score": [round(float(x), 4) for x in s]}
+                    f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return entity_metrics(split.tags, predicted)
+
+    def read_request(self, cfg, texts: list[str], input_path: str | None, **passage) -> Request:
+        """Raw texts (split into words here) or a pre-tokenised file (CoNLL columns or JSONL
+        `tokens`; its text is the tokens joined by spaces)."""
+        if input_path:
+            split = read_token_split(input_path, labelled=False)
+            offsets = [_joined_offsets(tokens) for tokens in split.tokens]
+            raw = [" ".join(tokens) for tokens in split.tokens]
+            return Request(split.ids, split.tokens, {"offsets": offsets, "texts": raw, "documents": split.documents})
+        if not texts:
+            raise UserError("predict", "no input: give texts, --input FILE, or lines on standard input")
+        ids, words, offsets = [], [], []
+        for n, text in enumerate(texts, start=1):
+            split_words = words_with_offsets(text)
+            if not split_words:
+                raise UserError(f"text {n}", "no words in this text")
+            ids.append(str(n - 1))
+            words.append([w for w, _, _ in split_words])
+            offsets.append([(s, e) for _, s, e in split_words])
+        return Request(ids, words, {"offsets": offsets, "texts": list(texts), "documents": None})
+
+    def records(self, predictor, request: Request) -> list[dict]:
+        """`id`, `text`, `entities` (`type`, `text`, `start`, `end`, `score`), `tokens`, `tags`."""
+        tags, scores = predictor.tag(request.items, request.extra["documents"])
+        rows = zip(request.ids, request.extra["texts"], request.extra["offsets"], request.items, tags, scores)
+        return [{"id": i, "text": t, "entities": entities(t, o, tg, s), "tokens": w, "tags": tg} for i, t, o, w, tg, s in rows]
 
 
-def read_labelled(path: str, cfg) -> TokenSplit:
-    return read_token_split(path, cfg.tag_column, cfg.tag_scheme)
-
-
-def load_data(cfg) -> NerData:
-    """Read and check every split before any model loads."""
-    train = read_labelled(cfg.train, cfg)
-    types = entity_types(train)
-    if not types:
-        raise UserError(train.path, "the training data tags no entities (every tag is O)")
-    dev = read_labelled(cfg.dev, cfg) if cfg.dev else None
-    test = read_labelled(cfg.test, cfg) if cfg.test else None
-    for split in (dev, test):
-        if split is not None:
-            check_types_known(split, types)
-    return NerData(train, dev, test, iob2_labels(types))
-
-
-def check_known(split: TokenSplit, labels: list[str]) -> None:
-    check_types_known(split, sorted({label[2:] for label in labels if label != "O"}))
+TASK = Ner()
 
 
 def entity_metrics(gold: list[list[str]], predicted: list[list[str]]) -> dict:
@@ -78,19 +154,6 @@ def entity_metrics(gold: list[list[str]], predicted: list[list[str]]) -> dict:
     }
 
 
-def score_split(predictor, split: TokenSplit, labels: list[str], predictions_file: Path | None = None) -> dict:
-    """Entity metrics on a tagged split; optionally one JSON line per sentence with
-    `id`, `tokens`, `gold` and `prediction` (IOB2 tag lists) and per-word `score`s."""
-    predicted, scores = predictor.tag(split.tokens, split.documents)
-    if predictions_file is not None:
-        predictions_file.parent.mkdir(parents=True, exist_ok=True)
-        with predictions_file.open("w") as f:
-            for i, tokens, gold, tags, s in zip(split.ids, split.tokens, split.tags, predicted, scores):
-                record = {"id": i, "tokens": tokens, "gold": gold, "prediction": tags, "score": [round(float(x), 4) for x in s]}
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return entity_metrics(split.tags, predicted)
-
-
 def words_with_offsets(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in WORD.finditer(text)]
 
@@ -104,34 +167,6 @@ def entities(text: str, offsets: list[tuple[int, int]], tags: list[str], scores)
         score = float(sum(scores[first:end]) / (end - first))
         found.append({"type": kind, "text": text[start:stop], "start": start, "end": stop, "score": round(score, 4)})
     return found
-
-
-def predict_records(predictor, cfg, texts: list[str], input_path: str | None) -> list[dict]:
-    """Raw texts (split into words here) or a pre-tokenised file (CoNLL columns or JSONL
-    `tokens`; its text is the tokens joined by spaces) → one record per text:
-    `id`, `text`, `entities` (`type`, `text`, `start`, `end`, `score`), `tokens`, `tags`."""
-    if input_path:
-        split = read_token_split(input_path, labelled=False)
-        ids, words, documents = split.ids, split.tokens, split.documents
-        offsets = [_joined_offsets(tokens) for tokens in words]
-        raw = [" ".join(tokens) for tokens in words]
-    else:
-        if not texts:
-            raise UserError("predict", "no input: give texts, --input FILE, or lines on standard input")
-        ids, words, offsets, raw, documents = [], [], [], [], None
-        for n, text in enumerate(texts, start=1):
-            split_words = words_with_offsets(text)
-            if not split_words:
-                raise UserError(f"text {n}", "no words in this text")
-            ids.append(str(n - 1))
-            words.append([w for w, _, _ in split_words])
-            offsets.append([(s, e) for _, s, e in split_words])
-            raw.append(text)
-    tags, scores = predictor.tag(words, documents)
-    return [
-        {"id": i, "text": t, "entities": entities(t, o, tg, s), "tokens": w, "tags": tg}
-        for i, t, o, w, tg, s in zip(ids, raw, offsets, words, tags, scores)
-    ]
 
 
 def _joined_offsets(tokens: list[str]) -> list[tuple[int, int]]:

@@ -25,11 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from transferkit.evaluation.qa_metrics import f1
-from transferkit.progress import batch_progress
-from transferkit.tasks.token_tagger import on_device
-from transferkit.training.batching import PadCollator, sorted_batches
-from transferkit.training.qa_windows import QAWindows, encode_windows
+from transferkit.evaluation.qa_metrics import f1, qa_metrics
+from transferkit.tasks.qa_windows import QAWindows, encode_windows
 
 N_BEST = 20
 
@@ -50,22 +47,11 @@ class Reading:
         return Reading("", None, None, self.null_score, self.span_logit, self.null_logit, self.null_score)
 
 
-@torch.inference_mode()
-def window_logits(model, windows: QAWindows, pad_token_id: int, batch_size: int = 64, progress: str | None = None) -> list[np.ndarray]:
-    """`(2, tokens)` start and end logits of every window, in window order (with a bar
-    named `progress` when the batches are many)."""
-    was_training = model.training
-    model.eval()
-    collate = PadCollator(pad_token_id)
-    inputs = [{k: v for k, v in item.items() if k in ("input_ids", "token_type_ids")} for item in windows.items]
-    out: list[np.ndarray] = [None] * len(inputs)
-    for batch_ids in batch_progress(sorted_batches([len(item["input_ids"]) for item in inputs], batch_size), progress):
-        result = model(**on_device(model, collate([inputs[i] for i in batch_ids])))
-        logits = torch.stack([result.start_logits, result.end_logits], dim=1).float().cpu().numpy()
-        for row, i in enumerate(batch_ids):
-            out[i] = logits[row, :, : len(inputs[i]["input_ids"])]
-    model.train(was_training)
-    return out
+def window_logits(runtime, model, windows: QAWindows, pad_token_id: int, progress: str | None = None) -> list[np.ndarray]:
+    """`(2, tokens)` start and end logits of every window, in window order."""
+    read = lambda out, batch: torch.stack([out.start_logits, out.end_logits], dim=1).float().cpu().numpy()  # noqa: E731
+    rows = runtime.rows(model, windows.items, pad_token_id, read, batch_size=64, progress=progress)
+    return [row[:, : len(item["input_ids"])] for row, item in zip(rows, windows.items)]
 
 
 def decode(windows: QAWindows, logits: list[np.ndarray], contexts: list[str], max_answer_length: int, v2: bool) -> list[Reading]:
@@ -143,18 +129,44 @@ class SpanReader:
     """A run's QA model directory, loaded once for answering. `no_answer_threshold` is
     None for a model trained on SQuAD v1-style data (every question has an answer)."""
 
-    def __init__(self, model_dir: Path, max_length: int, stride: int, max_answer_length: int, no_answer_threshold: float | None):
+    def __init__(self, model_dir: Path, max_length: int, stride: int, max_answer_length: int, no_answer_threshold: float | None, runtime):
         from transformers import AutoModelForQuestionAnswering
 
         from transferkit.serving.run_files import tokenizer_and_model
 
         self.max_length, self.stride, self.max_answer_length = max_length, stride, max_answer_length
-        self.no_answer_threshold = no_answer_threshold
-        self.tokenizer, self.model = tokenizer_and_model(model_dir, AutoModelForQuestionAnswering)
+        self.no_answer_threshold, self.runtime = no_answer_threshold, runtime
+        self.tokenizer, self.model = tokenizer_and_model(model_dir, AutoModelForQuestionAnswering, runtime)
 
     def read(self, questions: list[str], contexts: list[str], places: list[str]) -> list[Reading]:
         windows = encode_windows(self.tokenizer, questions, contexts, self.max_length, self.stride, places)
-        logits = window_logits(self.model, windows, self.tokenizer.pad_token_id, progress="read")
+        logits = window_logits(self.runtime, self.model, windows, self.tokenizer.pad_token_id, progress="read")
         v2 = self.no_answer_threshold is not None
         readings = decode(windows, logits, contexts, self.max_answer_length, v2)
         return apply_threshold(readings, self.no_answer_threshold) if v2 else readings
+
+
+class DevScorer:
+    """The loop's dev metric for QA, F1 on the dev split (tokenized once here); for a model
+    that can answer "no answer" (v2), at the threshold that is best on dev."""
+
+    def __init__(self, tokenizer, dev, max_length: int, stride: int, max_answer_length: int, v2: bool):
+        self.dev, self.v2, self.max_answer_length = dev, v2, max_answer_length
+        self.pad_token_id = tokenizer.pad_token_id
+        self.windows = encode_windows(tokenizer, dev.questions, dev.contexts, max_length, stride, dev.places)
+        self.golds = [[a.text for a in answers] for answers in dev.answers]
+
+    def readings(self, model) -> list[Reading]:
+        from transferkit.inference import Runtime
+
+        logits = window_logits(Runtime.of(model), model, self.windows, self.pad_token_id)
+        return decode(self.windows, logits, self.dev.contexts, self.max_answer_length, self.v2)
+
+    def threshold(self, model) -> float:
+        return choose_threshold(self.readings(model), self.golds, self.dev.language)
+
+    def __call__(self, model) -> float:
+        readings = self.readings(model)
+        if self.v2:
+            readings = apply_threshold(readings, choose_threshold(readings, self.golds, self.dev.language))
+        return qa_metrics([r.text for r in readings], self.golds, self.dev.language, self.v2)["f1"]

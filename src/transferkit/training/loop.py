@@ -11,6 +11,7 @@ enough to read. Task modules supply the model, the encoded examples and a dev sc
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import re
 import time
@@ -26,7 +27,7 @@ from transferkit.progress import progress_bar
 
 @dataclass
 class LoopSettings:
-    """What one training run needs; the defaults live in TrainConfig, not here."""
+    """What one training run needs, resolved (the defaults live in the recipe table)."""
 
     epochs: int
     lr: float
@@ -40,7 +41,18 @@ class LoopSettings:
     layer_lr_decay: float
     max_grad_norm: float = 1.0
     max_steps: int | None = None  # exactly this many optimiser steps, overriding `epochs`
-    weight_average: bool = False  # also score a moving average of the weights (weight_average.py)
+    weight_average: bool = False  # also score a moving average of the weights (callbacks.WeightAverage)
+    device: str = "auto"
+
+    @classmethod
+    def from_config(cls, cfg, epochs: int) -> "LoopSettings":
+        """The settings of a `train` run whose options the recipe table has resolved."""
+        return cls(
+            epochs=epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed, warmup_ratio=cfg.warmup_ratio,
+            weight_decay=cfg.weight_decay, evaluations=cfg.evaluations, patience=cfg.patience,
+            mixed_precision=cfg.mixed_precision, layer_lr_decay=cfg.layer_lr_decay, max_steps=cfg.max_steps,
+            weight_average=cfg.weight_average == "ema", device=cfg.device,
+        )
 
 
 @dataclass
@@ -50,16 +62,28 @@ class LoopResult:
     steps: int
     best_score: float | None
     best_step: int | None
-    best_weights: str | None = None  # "live", or "average" when the weight average scored best
+    best_weights: str | None = None  # "live", or the name of a callback's candidate that scored best ("average")
     mixed_precision: str = "no"  # the precision trained in (`auto` and what the device lacks resolved)
     history: list[dict] = field(default_factory=list)
 
 
-def default_epochs(examples: int, batch_size: int, min_epochs: int = 4) -> int:
-    """At least `min_epochs` epochs and at least 100 optimiser steps (few-shot sets need
-    many passes), at most 30 epochs."""
-    steps_per_epoch = math.ceil(examples / batch_size)
-    return min(30, max(min_epochs, math.ceil(100 / steps_per_epoch)))
+@dataclass
+class LoopState:
+    """The loop's counters and results so far: what callbacks read, and what a checkpoint
+    saves besides the model, optimiser, schedule and random states."""
+
+    total: int  # optimiser steps planned
+    steps: int = 0
+    epoch: int = 0  # passes over the data begun
+    batches: int = 0  # batches done in the current pass
+    examples: int = 0
+    seconds: float = 0.0
+    best_score: float | None = None
+    best_step: int | None = None
+    best_weights: str | None = None
+    since_best: int = 0
+    history: list[dict] = field(default_factory=list)
+    last_checkpoint: int | None = None
 
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
@@ -113,107 +137,187 @@ def state_copy(model: torch.nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def train_loop(
-    model: torch.nn.Module,
-    train_items: list[dict],
-    collate: Callable[[list[dict]], dict],
-    settings: LoopSettings,
-    score_dev: Callable[[torch.nn.Module], float] | None = None,
-    description: str = "train",
-) -> LoopResult:
-    """Train `model` in place; with `score_dev` (higher is better) it ends holding the
-    weights of its best dev evaluation (live or, with `weight_average`, averaged), else
-    those of the last step."""
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
+class TrainingLoop:
+    """One run of the loop over `train_items`. Its whole state is `state_dict()`, which the
+    `Checkpointer` callback saves and, resuming, loads back before the first step."""
 
-    from transferkit.training.batching import LengthGroupedBatchSampler
-    from transferkit.training.weight_average import WeightAverage
+    def __init__(self, model, train_items: list[dict], collate: Callable, settings: LoopSettings,
+                 score_dev: Callable[[torch.nn.Module], float] | None = None, description: str = "train",
+                 checkpoints=None):
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
 
-    set_seed(settings.seed)
-    precision = resolve_mixed_precision(settings.mixed_precision)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=precision)
-    lengths = [len(item["input_ids"]) for item in train_items]
-    sampler = LengthGroupedBatchSampler(lengths, settings.batch_size, settings.seed)
-    loader = DataLoader(train_items, batch_sampler=sampler, collate_fn=collate)
+        from transferkit.inference import resolve_device
+        from transferkit.training.batching import LengthGroupedBatchSampler
+        from transferkit.training.callbacks import WeightAverage
+        from transferkit.training.checkpoints import Checkpointer
 
-    optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    epochs, total = settings.epochs, settings.epochs * len(loader)
-    if settings.max_steps:  # exactly this many steps, over as many passes as that takes
-        epochs, total = math.ceil(settings.max_steps / len(loader)), settings.max_steps
-    warmup = int(settings.warmup_ratio * total)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
-    )
-    eval_every = max(1, math.ceil(total / settings.evaluations))
-    average = WeightAverage(model, total) if settings.weight_average and score_dev is not None else None
+        set_seed(settings.seed)
+        self.settings, self.score_dev, self.description = settings, score_dev, description
+        self.precision = resolve_mixed_precision(settings.mixed_precision)
+        cpu = resolve_device(settings.device).type == "cpu"
+        self.accelerator = Accelerator(cpu=cpu, mixed_precision=self.precision)
+        lengths = [len(item["input_ids"]) for item in train_items]
+        self.sampler = LengthGroupedBatchSampler(lengths, settings.batch_size, settings.seed)
+        loader = DataLoader(train_items, batch_sampler=self.sampler, collate_fn=collate)
+        optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr)
+        self.model, self.optimizer, self.loader = self.accelerator.prepare(model, optimizer, loader)
+        self.epochs, total = settings.epochs, settings.epochs * len(self.loader)
+        if settings.max_steps:  # exactly this many steps, over as many passes as that takes
+            self.epochs, total = math.ceil(settings.max_steps / len(self.loader)), settings.max_steps
+        warmup = int(settings.warmup_ratio * total)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+        )
+        self.eval_every = max(1, math.ceil(total / settings.evaluations))
+        self.state = LoopState(total=total)
+        self.best_state: dict | None = None
+        self.pending_random: dict | None = None  # random states to restore at the resumed step
+        self.callbacks = []
+        if settings.weight_average and score_dev is not None:
+            self.callbacks.append(WeightAverage(self.model, total))
+        if checkpoints is not None:
+            self.callbacks.append(Checkpointer(checkpoints, self))
 
-    result = LoopResult(seconds=0.0, examples=0, steps=0, best_score=None, best_step=None, mixed_precision=precision)
-    best_state = None
-    since_best = 0
-    bar = progress_bar(total=total, desc=description, unit="step", enabled=accelerator.is_local_main_process)
-    model.train()
-    stop = False
-    for _ in range(epochs):
-        started = time.perf_counter()  # the clock covers batching too, not only the steps
-        for batch in loader:
-            with accelerator.autocast():
-                loss = model(**batch).loss
-            accelerator.backward(loss)
-            if settings.max_grad_norm:
-                accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-            optimizer.step()
-            if average is not None:
-                average.update()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            result.examples += batch["input_ids"].shape[0]  # this process's; summed over processes below
-            result.steps += 1
-            bar.update(1)
-            loss_value = loss.item()  # the one synchronisation a step costs
-            if not math.isfinite(loss_value):
-                bar.close()  # the bar's last line before the error's
-                raise non_finite_loss(loss_value, result.steps, settings.lr)
-            bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+    # --- state, for checkpoints ------------------------------------------------------------
+    def state_dict(self) -> dict:
+        from transferkit.training.checkpoints import random_states
 
-            if score_dev is not None and (result.steps % eval_every == 0 or result.steps == total):
-                result.seconds += time.perf_counter() - started
-                model.eval()
-                unwrapped = accelerator.unwrap_model(model)
-                scores = {"live": score_dev(unwrapped)}
-                if average is not None:
-                    with average.swapped_in():
-                        scores["average"] = score_dev(unwrapped)
-                weights, score = max(scores.items(), key=lambda pair: pair[1])  # live on a tie
-                model.train()
-                entry = {"step": result.steps, "dev": score, "loss": loss_value}
-                result.history.append(entry if average is None else {**entry, **{f"dev_{k}": v for k, v in scores.items()}})
-                bar.set_postfix(loss=f"{loss_value:.4f}", dev=f"{score:.4f}")
-                if result.best_score is None or score > result.best_score:
-                    result.best_score, result.best_step, result.best_weights, since_best = score, result.steps, weights, 0
-                    with average.swapped_in() if weights == "average" else contextlib.nullcontext():
-                        best_state = state_copy(unwrapped)
-                elif result.best_score > result.history[0]["dev"]:
-                    # Patience runs only once the dev score has moved off its first value: a
-                    # model trained from random weights can score a flat 0 (no entity found)
-                    # for many evaluations before it starts to learn.
-                    since_best += 1
-                    stop = since_best >= settings.patience
-                started = time.perf_counter()
+        return {
+            "model": self.accelerator.unwrap_model(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "random": random_states(),
+            "loop": dataclasses.asdict(self.state),
+            "best_state": self.best_state,
+            "callbacks": [c.state_dict() for c in self.callbacks],
+        }
+
+    def load_state_dict(self, saved: dict) -> None:
+        self.accelerator.unwrap_model(self.model).load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.schedule.load_state_dict(saved["schedule"])
+        self.state = LoopState(**saved["loop"])
+        if self.state.batches == len(self.loader):  # saved at the end of a pass: the next one is due
+            self.state.epoch, self.state.batches = self.state.epoch + 1, 0
+        self.best_state = saved["best_state"]
+        for callback, state in zip(self.callbacks, saved["callbacks"]):
+            callback.load_state_dict(state)
+        self.pending_random = saved["random"]
+
+    def _restore_random(self) -> None:
+        from transferkit.training.checkpoints import restore_random_states
+
+        if self.pending_random is not None:
+            restore_random_states(self.pending_random)
+            self.pending_random = None
+
+    # --- the algorithm ---------------------------------------------------------------------
+    def run(self) -> LoopResult:
+        """Train the model in place; with `score_dev` (higher is better) it ends holding the
+        weights of its best dev evaluation (live or a callback's candidate), else those of
+        the last step."""
+        state, accelerator = self.state, self.accelerator
+        for callback in self.callbacks:
+            callback.on_train_begin(state)
+        state = self.state  # a resumed run's
+        bar = progress_bar(total=state.total, desc=self.description, unit="step", enabled=accelerator.is_local_main_process)
+        bar.update(state.steps)
+        self.model.train()
+        stop = state.steps >= state.total
+        while not stop and state.epoch < self.epochs:
+            self.sampler.epoch = state.epoch
+            skip = state.batches
+            if skip == 0:  # a pass's start draws from the random state (the loader's seed)
+                self._restore_random()
+            started = time.perf_counter()  # the clock covers batching too, not only the steps
+            for index, batch in enumerate(self.loader):
+                if index < skip:
+                    continue
+                self._restore_random()  # resumed mid-pass: where the interrupted run stood after its last step
+                loss_value = self._step(batch, bar)
+                state.batches = index + 1
+                if self.score_dev is not None and (state.steps % self.eval_every == 0 or state.steps == state.total):
+                    state.seconds += time.perf_counter() - started
+                    stop = self._evaluate(loss_value, bar)
+                    started = time.perf_counter()
+                stop = stop or state.steps == state.total
+                if not stop:
+                    for callback in self.callbacks:
+                        callback.on_step_end(state)
                 if stop:
                     break
-            if result.steps == total:
-                stop = True
-                break
-        result.seconds += time.perf_counter() - started
-        if stop:
-            break
-    bar.close()
-    if accelerator.num_processes > 1:
-        result.examples = int(accelerator.reduce(torch.tensor(result.examples, device=accelerator.device), "sum").item())
-    model = accelerator.unwrap_model(model)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return result
+            state.seconds += time.perf_counter() - started
+            if not stop:
+                state.epoch, state.batches = state.epoch + 1, 0
+        bar.close()
+        for callback in self.callbacks:
+            callback.on_train_end(state)
+        examples = state.examples
+        if accelerator.num_processes > 1:
+            examples = int(accelerator.reduce(torch.tensor(examples, device=accelerator.device), "sum").item())
+        model = accelerator.unwrap_model(self.model)
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        model.eval()
+        return LoopResult(state.seconds, examples, state.steps, state.best_score, state.best_step, state.best_weights, self.precision, state.history)
+
+    def _step(self, batch, bar) -> float:
+        state, accelerator = self.state, self.accelerator
+        with accelerator.autocast():
+            loss = self.model(**batch).loss
+        accelerator.backward(loss)
+        if self.settings.max_grad_norm:
+            accelerator.clip_grad_norm_(self.model.parameters(), self.settings.max_grad_norm)
+        self.optimizer.step()
+        for callback in self.callbacks:
+            callback.on_optimizer_step(state)
+        self.schedule.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        state.examples += batch["input_ids"].shape[0]  # this process's; summed over processes at the end
+        state.steps += 1
+        bar.update(1)
+        loss_value = loss.item()  # the one synchronisation a step costs
+        if not math.isfinite(loss_value):
+            bar.close()  # the bar's last line before the error's
+            raise non_finite_loss(loss_value, state.steps, self.settings.lr)
+        bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+        return loss_value
+
+    def _evaluate(self, loss_value: float, bar) -> bool:
+        """Score the live weights and each callback's candidates on dev, keep the best;
+        whether patience has run out."""
+        state = self.state
+        self.model.eval()
+        unwrapped = self.accelerator.unwrap_model(self.model)
+        candidates = {"live": contextlib.nullcontext}
+        for callback in self.callbacks:
+            candidates.update(callback.candidates())
+        scores = {}
+        for name, holding in candidates.items():
+            with holding():
+                scores[name] = self.score_dev(unwrapped)
+        weights, score = max(scores.items(), key=lambda pair: pair[1])  # live on a tie
+        self.model.train()
+        entry = {"step": state.steps, "dev": score, "loss": loss_value}
+        state.history.append(entry if len(scores) == 1 else {**entry, **{f"dev_{k}": v for k, v in scores.items()}})
+        bar.set_postfix(loss=f"{loss_value:.4f}", dev=f"{score:.4f}")
+        if state.best_score is None or score > state.best_score:
+            state.best_score, state.best_step, state.best_weights, state.since_best = score, state.steps, weights, 0
+            with candidates[weights]():
+                self.best_state = state_copy(unwrapped)
+        elif state.best_score > state.history[0]["dev"]:
+            # Patience runs only once the dev score has moved off its first value: a
+            # model trained from random weights can score a flat 0 (no entity found)
+            # for many evaluations before it starts to learn.
+            state.since_best += 1
+            return state.since_best >= self.settings.patience
+        return False
+
+
+def train_loop(model, train_items: list[dict], collate: Callable, settings: LoopSettings,
+               score_dev: Callable[[torch.nn.Module], float] | None = None, description: str = "train",
+               checkpoints=None) -> LoopResult:
+    """Train `model` in place (see `TrainingLoop.run`); with `checkpoints`, save its state
+    for `--resume` and, resuming, start from the saved one."""
+    return TrainingLoop(model, train_items, collate, settings, score_dev, description, checkpoints).run()

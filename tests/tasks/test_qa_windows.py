@@ -9,7 +9,7 @@ from conftest import qa_context
 from transferkit.data.squad import Answer
 from transferkit.errors import UserError
 from transferkit.models.zoo import resolve_model
-from transferkit.training.qa_windows import encode_windows
+from transferkit.tasks.qa_windows import encode_windows
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 import torch
 
-from transferkit.training.weight_average import WeightAverage
+from transferkit.training.callbacks import WeightAverage
 
 
 def test_average_follows_the_weights_and_swaps_back():
@@ -10,7 +10,7 @@ def test_average_follows_the_weights_and_swaps_back():
     with torch.no_grad():
         model.weight.add_(1.0)
     for _ in range(3):
-        average.update()
+        average.on_optimizer_step()
     live = model.weight.detach().clone()
     with average.swapped_in():
         averaged = model.weight.detach().clone()
@@ -18,7 +18,7 @@ def test_average_follows_the_weights_and_swaps_back():
     # a point strictly between where the weights started and where they are now
     assert torch.all(averaged > start) and torch.all(averaged < live)
     for _ in range(200):
-        average.update()
+        average.on_optimizer_step()
     with average.swapped_in():
         assert torch.allclose(model.weight, live)  # weights that stay put are where the average settles
 

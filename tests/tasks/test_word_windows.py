@@ -3,7 +3,7 @@
 from transformers import AutoTokenizer
 
 from transferkit.models.zoo import resolve_model
-from transferkit.training.word_windows import IGNORE, encode_words, reading_windows, word_windows
+from transferkit.tasks.word_windows import IGNORE, encode_words, reading_windows, word_windows
 
 
 def test_windows_cover_every_word_and_overlap():

@@ -1,0 +1,93 @@
+"""The one inference runtime: every predictor, dev scorer and held-out loss runs its
+forward passes through `Runtime.batches`, and the device and precision policy lives here.
+
+A pass over encoded items sorts them by length (longest first, so padding is minimal and
+memory peaks early), pads each batch to its own longest item, and runs the model in eval
+mode without gradients, restoring the mode it was in (a dev scorer is called mid-training).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Callable
+
+from transferkit.errors import UserError, warn
+
+MODEL_INPUTS = ("input_ids", "token_type_ids")
+
+
+def resolve_device(choice: str = "auto"):
+    """`auto` is the GPU when there is one, else the CPU; `cuda` without one is an error."""
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device", "cuda: no GPU is visible here (torch.cuda.is_available() is False); use --device cpu or auto")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(choice)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how models run: a device, and bf16 autocast (asked for, and a GPU that has it)."""
+
+    device: object  # torch.device
+    bf16: bool = False
+
+    @classmethod
+    def create(cls, device: str = "auto", bf16: bool = False) -> "Runtime":
+        import torch
+
+        resolved = resolve_device(device)
+        if bf16 and not (resolved.type == "cuda" and torch.cuda.is_bf16_supported()):
+            warn("--bf16", "needs a GPU with bfloat16; predicting in float32")
+            bf16 = False
+        return cls(resolved, bf16)
+
+    @classmethod
+    def of(cls, model) -> "Runtime":
+        """The runtime a model already sits on (a dev scorer's, during training)."""
+        return cls(next(model.parameters()).device)
+
+    def place(self, model):
+        """`model` in eval mode on this runtime's device."""
+        return model.to(self.device).eval()
+
+    def batches(self, model, items: list[dict], pad_token_id: int, read: Callable, batch_size: int = 64,
+                progress: str | None = None, keys: tuple[str, ...] | None = MODEL_INPUTS, sort: bool = True,
+                collate: Callable | None = None) -> list[tuple[list[int], object]]:
+        """`read(outputs, batch)` for every batch of `items` (each a dict of token lists),
+        as `(item indices, what read returned)` pairs; `keys` are the item fields the model
+        gets (`labels` too, for a loss; None: all). `sort=False` keeps the input order (a
+        collator that draws random masks). With a bar named `progress` when batches are many."""
+        import torch
+
+        from transferkit.progress import batch_progress
+        from transferkit.training.batching import PadCollator, sorted_batches
+
+        collate = collate or PadCollator(pad_token_id)
+        lengths = [len(item["input_ids"]) for item in items]
+        order = sorted_batches(lengths, batch_size) if sort else [list(range(i, min(i + batch_size, len(items)))) for i in range(0, len(items), batch_size)]
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.bf16 else nullcontext()
+        was_training = model.training
+        model.eval()
+        out = []
+        try:
+            with torch.inference_mode(), autocast:
+                for ids in batch_progress(order, progress):
+                    batch = collate([{k: v for k, v in items[i].items() if keys is None or k in keys} for i in ids])
+                    batch = {k: v.to(self.device) for k, v in batch.items()}
+                    out.append((ids, read(model(**batch), batch)))
+        finally:
+            model.train(was_training)
+        return out
+
+    def rows(self, model, items: list[dict], pad_token_id: int, read: Callable, **options) -> list:
+        """`read(outputs, batch)` returns one row per item of the batch (a float32 array
+        on the CPU); the rows come back in input order."""
+        rows = [None] * len(items)
+        for ids, values in self.batches(model, items, pad_token_id, read, **options):
+            for row, i in enumerate(ids):
+                rows[i] = values[row]
+        return rows

@@ -1,0 +1,152 @@
+"""The recipe table: for every task × strategy that transferkit serves, the defaults of the
+options a user leaves unset. It is the one home of defaults that depend on the task or the
+strategy: `resolve` fills them in, `describe` writes the "(default: ...)" of each option's
+help from it, and its keys are the combinations `train` accepts.
+
+A run writes the values it used into its `config.yaml`, so a run repeats exactly with
+`train --config RUN/config.yaml` even after a row here changes.
+
+Where the numbers come from:
+- classify finetune: exploratory SST-2 runs (bench/README.md): a higher peak rate for the
+  head and top layers, decaying by 0.8 per layer towards the embeddings; scratch has no
+  layer-wise decay (random lower layers have nothing worth protecting).
+- ner: chosen on the CoNLL-2003 *dev* split (bench/ner_recipe.py,
+  bench/results/ner_recipe*.md): dev F1 still rose at the last step of every shorter
+  schedule, and with document context (full windows, a quarter as many examples per
+  epoch) batches of 8 did best; scratch 5e-4 beat 1e-4; sentence context scored higher
+  than long windows for scratch and features.
+- qa: a dev split carved from XQuAD en.train.json by article (bench/qa_recipe.py,
+  bench/results/qa_recipe.md): 3e-4 over 10 epochs with 10% warm-up beat 2e-4 over 8.
+  QA windows hold a question and a passage, so they are longer: 384 tokens overlapping by
+  128, the SQuAD reference settings.
+- lm: a small model continued on in-domain text: a modest constant rate for every layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A default computed from options resolved before it (a stride from --max-length)."""
+
+    text: str
+    compute: Callable
+
+    def __call__(self, cfg):
+        return self.compute(cfg)
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """The default number of epochs: at least `minimum` epochs and at least 100 optimiser
+    steps (few-shot sets need many passes), at most 30. Known only once the training
+    examples are encoded, so the strategy resolves it (`epochs_for`)."""
+
+    minimum: int
+
+    def __str__(self) -> str:
+        return f"at least {self.minimum} and at least 100 optimiser steps, at most 30"
+
+
+def default_epochs(examples: int, batch_size: int, minimum: int = 4) -> int:
+    steps_per_epoch = math.ceil(examples / batch_size)
+    return min(30, max(minimum, math.ceil(100 / steps_per_epoch)))
+
+
+TRANSFORMER = ("finetune", "scratch")  # the strategies that run the training loop
+
+# Rows per task (every strategy of the task), then per task × strategy, which win.
+TASK_ROWS: dict[str, dict] = {
+    "classify": {"max_length": 128, "warmup_ratio": 0.06},
+    "ner": {
+        "max_length": 128, "warmup_ratio": 0.06, "context": "sentence",
+        "doc_stride": Derived("a quarter of --max-length", lambda cfg: cfg.max_length // 4),
+    },
+    "qa": {
+        "max_length": 384, "warmup_ratio": 0.1,
+        "doc_stride": Derived("a third of --max-length, at most 128", lambda cfg: min(128, cfg.max_length // 3)),
+    },
+    "lm": {"max_length": 128, "warmup_ratio": 0.06},
+}
+RECIPES: dict[tuple[str, str], dict] = {
+    ("classify", "tfidf"): {},
+    ("classify", "wordvec"): {},
+    ("classify", "features"): {},
+    ("classify", "finetune"): {"lr": 1.5e-4, "layer_lr_decay": 0.8, "batch_size": 32, "epochs": Epochs(4)},
+    ("classify", "scratch"): {"lr": 1e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(4)},
+    ("ner", "features"): {},
+    ("ner", "finetune"): {"lr": 2e-4, "layer_lr_decay": 0.8, "batch_size": 8, "epochs": Epochs(8), "context": "document"},
+    ("ner", "scratch"): {"lr": 5e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(8)},
+    ("qa", "finetune"): {"lr": 3e-4, "layer_lr_decay": 0.8, "batch_size": 32, "epochs": Epochs(10)},
+    ("qa", "scratch"): {"lr": 5e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(10)},
+    ("lm", "finetune"): {"lr": 5e-5, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(1)},
+    ("lm", "scratch"): {"lr": 5e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(1)},
+}
+TASKS = tuple(TASK_ROWS)
+
+
+def strategies_for(task: str) -> tuple[str, ...]:
+    return tuple(strategy for t, strategy in RECIPES if t == task)
+
+
+def all_strategies() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(strategy for _, strategy in RECIPES))
+
+
+def tasks_for(strategy: str) -> tuple[str, ...]:
+    return tuple(task for task, s in RECIPES if s == strategy)
+
+
+def row(task: str, strategy: str) -> dict:
+    """The defaults of one run: the task's row under the task × strategy row."""
+    return {**TASK_ROWS[task], **RECIPES[(task, strategy)]}
+
+
+def resolve(cfg):
+    """`cfg` with the recipe's defaults in the options it leaves unset (None), except the
+    epochs, which `epochs_for` resolves once the data are encoded."""
+    for name, default in row(cfg.task, cfg.strategy).items():
+        if getattr(cfg, name, 0) is None and not isinstance(default, Epochs):
+            cfg = dataclasses.replace(cfg, **{name: default(cfg) if isinstance(default, Derived) else default})
+    return cfg
+
+
+def epochs_for(cfg, examples: int) -> int:
+    """The run's epochs: the user's, else the recipe's rule for `examples` training items."""
+    if cfg.epochs is not None:
+        return cfg.epochs
+    return default_epochs(examples, cfg.batch_size, row(cfg.task, cfg.strategy)["epochs"].minimum)
+
+
+def _shown(value) -> str:
+    if isinstance(value, Derived):
+        return value.text
+    if isinstance(value, float) and 0 < value < 1e-3:  # 1.5e-4, not 0.00015
+        return f"{value:.1e}".replace(".0e", "e").replace("e-0", "e-")
+    return str(value)
+
+
+def describe(name: str) -> str | None:
+    """The defaults of option `name` across the table, for its help text: "128; qa 384",
+    or per task and strategy where they differ. None when no row sets it."""
+    by_task: dict[str, dict[str, str]] = {}
+    for (task, strategy) in RECIPES:
+        value = row(task, strategy).get(name)
+        if value is not None:
+            by_task.setdefault(task, {})[strategy] = _shown(value)
+    if not by_task:
+        return None
+    parts = {}
+    for task, values in by_task.items():
+        distinct = set(values.values())
+        parts[task] = distinct.pop() if len(distinct) == 1 else ", ".join(f"{s} {v}" for s, v in values.items())
+    common = max(set(parts.values()), key=list(parts.values()).count)
+    others = [f"{task} {text}" for task, text in parts.items() if text != common]
+    if len(set(parts.values())) == 1 or len(others) < len(parts) - 1:
+        return "; ".join([common, *others])
+    return "; ".join(f"{task} {text}" for task, text in parts.items())

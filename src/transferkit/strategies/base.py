@@ -1,0 +1,40 @@
+"""What a strategy is: how a run turns a task's data (and maybe a pretrained model) into a
+model directory. A strategy declares the tasks it serves in the recipe table, trains in
+`fit`, and says what it measured and which values it used in a `FitResult`; prediction
+goes through `load_predictor`, the same path `predict` uses.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class FitResult:
+    """What `fit` reports. `resolved` holds the option values the run used where the user
+    gave none (epochs, ...): they go into config.yaml, so the run repeats from it exactly."""
+
+    seconds: float  # training time (dev evaluation excluded)
+    examples: int  # examples processed over all steps (a head fit: the training examples)
+    best_dev: float | None = None  # the loop's best dev score (higher is better), None without dev
+    learned: dict = field(default_factory=dict)  # what prediction needs that training chose
+    resolved: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)  # what else metrics.json's `train` reports
+
+
+class Strategy(ABC):
+    name: str
+    uses_pretrained_model: bool = True  # whether --model is resolved and its tokenizer checked
+    selects_on_dev: bool = False  # whether it keeps its best dev evaluation (metrics.json: best_dev_<metric>)
+
+    @abstractmethod
+    def fit(self, task, cfg, data, model_path: str | None, model_dir: Path, checkpoints=None) -> FitResult:
+        """Train on `data` and write everything prediction needs into `model_dir`;
+        `checkpoints` (a `training.checkpoints.Checkpoints`) is where a training loop saves
+        and resumes its state."""
+
+    def load_predictor(self, task, model_dir: Path, info: dict, runtime):
+        """The run's predictor: by default the task's, over the transformers model directory."""
+        return task.load_predictor(model_dir, info, runtime)

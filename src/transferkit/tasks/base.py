@@ -1,0 +1,131 @@
+"""What a task is: the interface every task (classify, ner, qa, lm) implements, and the
+data of a run. A strategy trains through this interface alone, and `api` scores, loads and
+predicts through it, so a new task is one module here plus its rows in the recipe table.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+DevScorer = Callable[[Any], float]  # model -> dev score, higher is better (the loop keeps the best)
+
+
+@dataclass
+class TaskData:
+    """The splits of a run, read and checked before any model loads, and the training
+    split's label set (classify: class names; ner: IOB2 tags; none for qa and lm)."""
+
+    train: Any
+    dev: Any | None
+    test: Any | None
+    labels: list[str] | None
+
+
+@dataclass
+class Request:
+    """What `predict` was asked, parsed by the task (from texts, an input file, or later an
+    HTTP body): the items to predict and what renders their records."""
+
+    ids: list[str]
+    items: Any
+    extra: dict
+
+
+class Task(ABC):
+    """One task. Class attributes declare it; methods supply what differs between tasks."""
+
+    name: str
+    primary_metric: str  # the test metric a run is judged by
+    higher_is_better: bool = True
+    dev_metric: str  # the dev score the loop selects on, as metrics.json's `best_dev_<dev_metric>`
+    dev_sign: float = 1.0  # dev_metric = dev_sign * the loop's score (lm: -loss)
+    auto_class: str  # the transformers Auto class of its models
+
+    # --- data ----------------------------------------------------------------------------
+    @abstractmethod
+    def read_labelled(self, path: str, cfg) -> Any:
+        """One labelled split, read with the run's data options."""
+
+    @abstractmethod
+    def labels_of(self, train) -> list[str] | None:
+        """The label set a training split defines (or raises a one-line error)."""
+
+    def check_known(self, split, labels: list[str] | None) -> None:
+        """A dev/test/evaluate split may only use labels the model knows."""
+
+    @abstractmethod
+    def draw_budget(self, train, cfg, labels):
+        """The training split cut to the run's label budget (unchanged without one)."""
+
+    def load_data(self, cfg) -> TaskData:
+        """Read and check every split, and draw the label budget, before any model loads."""
+        train = self.read_labelled(cfg.train, cfg)
+        labels = self.labels_of(train)
+        dev = self.read_labelled(cfg.dev, cfg) if cfg.dev else None
+        test = self.read_labelled(cfg.test, cfg) if cfg.test else None
+        for split in (dev, test):
+            if split is not None:
+                self.check_known(split, labels)
+        return TaskData(self.draw_budget(train, cfg, labels), dev, test, labels)
+
+    # --- transformer strategies ----------------------------------------------------------
+    def load_tokenizer(self, model_path: str):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(model_path)
+
+    def build_model(self, model_path: str, labels: list[str] | None, from_scratch: bool):
+        """A pretrained model with a new head for `labels`, or (`from_scratch`) the same
+        architecture with random weights. Always float32: a directory saved in half
+        precision records that dtype, and training in it would round most updates away."""
+        import torch
+        import transformers
+
+        auto_class = getattr(transformers, self.auto_class)
+        names = {} if labels is None else {
+            "num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {l: i for i, l in enumerate(labels)}
+        }
+        if from_scratch:
+            return auto_class.from_config(transformers.AutoConfig.from_pretrained(model_path, **names), dtype=torch.float32)
+        return auto_class.from_pretrained(model_path, dtype=torch.float32, **names)
+
+    def prepare(self, model, tokenizer):
+        """The model once built, set up for this task's tokenizer (lm: the pad token it generates with)."""
+        return model
+
+    @abstractmethod
+    def training_items(self, tokenizer, data: TaskData, cfg) -> tuple[list[dict], dict]:
+        """The training split encoded for the loop (token lists with `labels`), and what to
+        report about the encoding (windows, blocks, ...)."""
+
+    @abstractmethod
+    def dev_scorer(self, tokenizer, data: TaskData, cfg) -> DevScorer:
+        """The loop's dev score, with the dev split encoded once here."""
+
+    def learned_settings(self, model, scorer: DevScorer | None, data: TaskData) -> dict:
+        """What prediction needs that training chose (a qa no-answer threshold)."""
+        return {}
+
+    def inference_settings(self, cfg) -> dict:
+        """What a saved model needs besides `max_length` to predict as it was scored."""
+        return {}
+
+    # --- scoring and prediction ----------------------------------------------------------
+    @abstractmethod
+    def load_predictor(self, model_dir: Path, info: dict, runtime):
+        """The predictor of a transformer model directory this task's strategies wrote."""
+
+    @abstractmethod
+    def score_split(self, predictor, split, labels, predictions_file: Path | None = None) -> dict:
+        """Metrics on a labelled split; optionally one JSON line per example."""
+
+    @abstractmethod
+    def read_request(self, cfg, texts: list[str], input_path: str | None, **passage) -> Request:
+        """What to predict: texts given directly, or a file read with the run's options."""
+
+    @abstractmethod
+    def records(self, predictor, request: Request) -> list[dict]:
+        """One JSON record per requested item, in input order."""
