@@ -9,6 +9,7 @@ bench/results/resume.{md,json}: test metrics, steps, and whether every weight is
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -65,6 +66,7 @@ def main() -> None:
         {**m, "train": {k: v for k, v in m["train"].items() if k not in TIMINGS}} == {**runs["whole"], "train": {k: v for k, v in runs["whole"]["train"].items() if k not in TIMINGS}}
         for m in runs.values()
     )
+    planned = runs["whole"]["train"]["epochs"] * math.ceil(runs["whole"]["train"]["labelled_examples"] / runs["whole"]["train"]["batch_size"])
     rows = [(name, m["test"]["accuracy"], m["test"]["macro_f1"], m["train"]["steps"], m["train"]["best_step"]) for name, m in runs.items()]
     lines = [
         "# Exact resume (SST-2)",
@@ -73,8 +75,8 @@ def main() -> None:
         f"`train --strategy finetune --labels-per-class 200 --checkpoint-every 20` (minilm, the recipe's defaults) · "
         f"machine: {machine()} · wall time {time.perf_counter() - started:.0f} s.",
         "",
-        f"The second run was killed with SIGKILL right after its third checkpoint, at step {killed_at} of "
-        f"{runs['whole']['train']['steps']}, and continued with `train --resume --output DIR`.",
+        f"The second run was killed with SIGKILL right after its third checkpoint (step {killed_at}; {planned} steps planned, "
+        f"early stopping ends both runs at step {runs['whole']['train']['steps']}) and continued with `train --resume --output DIR`.",
         "",
         "| run | test accuracy | macro-F1 | train.steps | best step |",
         "|---|---|---|---|---|",

@@ -1,6 +1,7 @@
 """End to end through the public functions, with the real offline MiniLM."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import yaml
 
 from transferkit import api
 from transferkit.config import TrainConfig
+from transferkit.errors import UserError
 from transferkit.rundir import MARKER_FILE
 
 
@@ -59,6 +61,22 @@ def test_finetune_pipeline_agrees_with_predict_and_config_reproduces_the_run(sen
     again = api.train(cfg)
     assert again["test"] == metrics["test"]  # same seed, same CPU run
     assert yaml.safe_load((run / "config.yaml").read_text())["epochs"] == 2
+
+
+def test_config_yaml_holds_the_values_a_default_run_used(sentiment, tmp_path, monkeypatch):
+    """No null learning rate, epochs or batch size: the run repeats from its config.yaml even
+    after a default in the recipe table changes."""
+    from transferkit import recipes
+
+    api.train(config(sentiment, tmp_path, strategy="finetune", max_steps=2))
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert (saved["lr"], saved["batch_size"], saved["layer_lr_decay"], saved["warmup_ratio"]) == (1.5e-4, 32, 0.8, 0.06)
+    assert saved["epochs"] == 30 and saved["max_length"] == 32  # 48 examples: 2 steps an epoch, the 100-step rule's cap
+    assert None not in (saved["lr"], saved["epochs"], saved["batch_size"])
+    first = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    monkeypatch.setitem(recipes.RECIPES, ("classify", "finetune"), {**recipes.RECIPES[("classify", "finetune")], "lr": 1e-3, "batch_size": 8})
+    again = api.train(replace(TrainConfig.from_yaml(str(tmp_path / "run" / "config.yaml")), output=str(tmp_path / "again")))
+    assert again["test"] == first["test"] and again["train"]["lr"] == 1.5e-4 and again["train"]["batch_size"] == 32
 
 
 def test_scratch_trains_from_random_weights(sentiment, tmp_path):
@@ -204,3 +222,12 @@ def test_qa_scratch_on_v2_data_chooses_a_no_answer_threshold_on_dev(qa_files, tm
     threshold = json.loads((tmp_path / "run" / "model" / "transferkit.json").read_text())["no_answer_threshold"]
     assert isinstance(threshold, float) and np.isfinite(threshold)
     assert metrics["dev"]["f1"] == pytest.approx(metrics["train"]["best_dev_f1"], abs=1e-6)  # the threshold was chosen on dev
+
+
+def test_every_task_draws_a_label_budget(ner_files, tmp_path):
+    """--train-examples N for the tasks without classes: N sentences here, drawn with the seed."""
+    metrics = api.train(TrainConfig(task="ner", strategy="features", train=str(ner_files["train"]), test=str(ner_files["test"]),
+                                    output=str(tmp_path / "run"), train_examples=20, max_length=32))
+    assert metrics["train"]["labelled_examples"] == 20 and metrics["test"]["sentences"] == 30
+    with pytest.raises(UserError, match="--train-examples: applies to --task ner, qa, lm, not classify"):
+        api.train(TrainConfig(train=str(ner_files["train"]), output=str(tmp_path / "other"), train_examples=20))

@@ -177,6 +177,17 @@ def test_evaluate_needs_a_run_directory(cli, tmp_path, sentiment):
     assert status == 2 and "not a transferkit run directory" in err
 
 
+@pytest.mark.parametrize("args, expected", [
+    (["--tag-scheme", "iob2"], "error: --tag-scheme: applies to --task ner, not classify"),
+    (["--tag-scheme", "auto"], "error: --tag-scheme: applies to --task ner, not classify"),  # typed, so given
+    (["--strategy", "finetune", "--vectors", "glove-50d"], "error: --vectors: applies to --strategy wordvec, not finetune"),
+    (["--task", "ner", "--max-answer-length", "10"], "error: --max-answer-length: applies to --task qa, not ner"),
+])
+def test_an_option_of_another_task_or_strategy_is_one_line_exit_2(cli, sentiment, tmp_path, args, expected):
+    status, _, err = cli("train", "--train", sentiment["train"], "--output", tmp_path / "run", *args)
+    assert status == 2 and err == expected + "\n" and not (tmp_path / "run").exists()
+
+
 def test_models_list(cli):
     status, out, _ = cli("models", "list")
     states = {line.split(maxsplit=1)[0]: line.split(maxsplit=1)[1] for line in out.splitlines() if not line.startswith(" ")}

@@ -1,6 +1,6 @@
-"""Task-dependent defaults (options left unset take the task's value, given ones are kept), and
-options checked by type and bounds, from flags, Python and YAML files (whose relative paths are
-relative to the YAML file)."""
+"""Options: checked by type and bounds, from flags, Python and YAML files (whose relative paths
+are relative to the YAML file); an option of another task or strategy is an error; config.yaml
+holds the options of its run only. (The defaults are the recipe table's: test_recipes.py.)"""
 
 import pytest
 import yaml
@@ -10,53 +10,30 @@ from transferkit.config import MaskedLMConfig, TrainConfig, Word2VecConfig
 from transferkit.errors import UserError
 
 
-def test_unset_options_take_the_recipe_tables_defaults():
-    classify = TrainConfig(task="classify").resolved()
-    assert (classify.max_length, classify.warmup_ratio, classify.lr, classify.batch_size, classify.layer_lr_decay) == (128, 0.06, 1.5e-4, 32, 0.8)
-    assert classify.epochs is None  # resolved by the strategy once the data are encoded
-    ner = TrainConfig(task="ner").resolved()
-    assert (ner.max_length, ner.doc_stride, ner.context, ner.batch_size) == (128, 32, "document", 8)
-    assert TrainConfig(task="ner", strategy="scratch").resolved().context == "sentence"
-    assert TrainConfig(task="ner", strategy="features").resolved().context == "sentence"
-    qa = TrainConfig(task="qa", train="x").resolved()
-    assert (qa.max_length, qa.doc_stride, qa.warmup_ratio, qa.lr) == (384, 128, 0.1, 3e-4)
-    given = TrainConfig(task="qa", max_length=256, doc_stride=64, lr=1e-5).resolved()
-    assert (given.max_length, given.doc_stride, given.lr) == (256, 64, 1e-5)
+def test_configuration_imports_no_task_strategy_or_model_zoo():
+    import subprocess
+    import sys
+
+    code = "import sys, transferkit.config, transferkit.recipes; print(sorted(m for m in sys.modules if m.startswith('transferkit.')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "transferkit.tasks" not in loaded and "transferkit.strategies" not in loaded and "transferkit.models" not in loaded
 
 
-def test_the_qa_stride_follows_a_short_window_unless_given():
-    assert TrainConfig(task="qa", max_length=48).resolved().doc_stride == 16
-    with pytest.raises(UserError, match="--doc-stride: must be at least 0 and less than half of --max-length"):
-        TrainConfig(task="qa", train="x", max_length=48, doc_stride=24).resolved().validate()
+def test_the_names_config_keeps_apart_from_paths_are_the_zoos_and_the_vectors():
+    from transferkit.config import SOURCE_NAMES
+    from transferkit.models.word_vectors import GLOVE
+    from transferkit.models.zoo import OFFLINE_MODELS
 
-
-def test_the_epochs_rule_resolves_from_the_number_of_training_items():
-    from transferkit.recipes import default_epochs, epochs_for
-
-    assert default_epochs(6920, 32) == 4
-    assert default_epochs(16, 32) == 30
-    assert default_epochs(1024, 32) == 4
-    assert default_epochs(14041, 32, minimum=8) == 8
-    assert epochs_for(TrainConfig(task="ner").resolved(), 14041) == 8  # batch 8: 1,756 steps an epoch, 8 epochs at least
-    assert epochs_for(TrainConfig(task="classify", epochs=2).resolved(), 16) == 2
-
-
-def test_help_texts_state_the_recipe_tables_defaults():
-    from transferkit.recipes import describe
-
-    assert describe("max_length") == "128; qa 384"
-    assert describe("lr") == "classify finetune 1.5e-4, scratch 1e-4; ner finetune 2e-4, scratch 5e-4; qa finetune 3e-4, scratch 5e-4; lm finetune 5e-5, scratch 5e-4"
-    assert describe("batch_size") == "32; ner finetune 8, scratch 32"
-    assert describe("pooling") is None
+    assert SOURCE_NAMES == {*OFFLINE_MODELS, GLOVE}
 
 
 @pytest.mark.parametrize("options, expected", [
-    ({"tag_scheme": "iob2"}, "--tag-scheme: applies to --task ner, not task classify"),
-    ({"strategy": "finetune", "vectors": "glove-50d"}, "--vectors: applies to --strategy wordvec, not strategy finetune"),
-    ({"task": "ner", "max_answer_length": 10}, "--max-answer-length: applies to --task qa, not task ner"),
-    ({"strategy": "tfidf", "lr": 1e-3}, "--lr: applies to --strategy finetune, scratch, not strategy tfidf"),
-    ({"strategy": "tfidf", "model": "other"}, "--model: applies to --strategy features, finetune, scratch, not strategy tfidf"),
-    ({"task": "ner", "strategy": "features", "pooling": "cls"}, "--pooling: applies to --task classify and --strategy features, not task ner and strategy features"),
+    ({"tag_scheme": "iob2"}, "--tag-scheme: applies to --task ner, not classify"),
+    ({"strategy": "finetune", "vectors": "glove-50d"}, "--vectors: applies to --strategy wordvec, not finetune"),
+    ({"task": "ner", "max_answer_length": 10}, "--max-answer-length: applies to --task qa, not ner"),
+    ({"strategy": "tfidf", "lr": 1e-3}, "--lr: applies to --strategy finetune, scratch, not tfidf"),
+    ({"strategy": "tfidf", "model": "other"}, "--model: applies to --strategy features, finetune, scratch, not tfidf"),
+    ({"task": "ner", "strategy": "features", "pooling": "cls"}, "--pooling: applies to --task classify and --strategy features, not ner features"),
 ])
 def test_an_option_of_another_task_or_strategy_is_an_error(options, expected):
     with pytest.raises(UserError, match=f"^{expected}$"):
@@ -67,6 +44,22 @@ def test_a_flag_given_at_its_default_value_still_counts_as_given():
     TrainConfig(train="x", tag_scheme="auto").check_applicable()  # from Python: nothing to tell apart
     with pytest.raises(UserError, match="^--tag-scheme: applies to --task ner"):
         TrainConfig(train="x", tag_scheme="auto").check_applicable(given={"tag_scheme"})
+
+
+def test_a_config_yaml_written_before_option_groups_still_trains(tmp_path):
+    """Older runs wrote every option, with the task's defaults filled in: those values are
+    what the recipe table gives, so they are not taken for options of another strategy."""
+    old = {
+        "task": "classify", "train": "t.csv", "model": "minilm", "strategy": "tfidf", "text_column": "text", "label_column": "label",
+        "epochs": None, "lr": None, "batch_size": None, "max_length": 128, "seed": 0, "tag_scheme": "auto", "doc_stride": None,
+        "max_answer_length": 30, "language": "auto", "context": None, "pooling": "mean", "vectors": None, "weighting": "mean",
+        "layer_lr_decay": None, "warmup_ratio": 0.06, "weight_decay": 0.01, "evaluations": 10, "patience": 5,
+        "mixed_precision": "auto", "weight_average": "none", "overwrite": False,
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    TrainConfig.from_yaml(str(tmp_path / "config.yaml")).check_applicable()
+    with pytest.raises(UserError, match="^--warmup-ratio: applies to --strategy finetune, scratch, not tfidf$"):
+        TrainConfig(train="x", strategy="tfidf", warmup_ratio=0.2).check_applicable()
 
 
 def test_config_yaml_holds_the_options_of_the_run_only(tmp_path):

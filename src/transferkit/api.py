@@ -185,7 +185,7 @@ def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False) 
 def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None,
             questions: list[str] | None = None, device: str = "auto", bf16: bool = False) -> list[dict]:
     """Predictions for texts given directly or read from a file, one record per text in
-    input order (the fields depend on the task: see the task module's `predict_records`).
+    input order (the fields depend on the task: see the task's `records`).
     For qa the texts are questions about `context`; `questions` come before them (and,
     like `context`, are refused by a run of another task)."""
     info = read_info(run_dir)

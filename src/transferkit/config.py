@@ -398,14 +398,17 @@ class TrainConfig(YamlConfig, *reversed(OPTION_GROUPS)):
         return [name for name, group in GROUP_OF.items() if group.applies(self.task, self.strategy)]
 
     def check_applicable(self, given: set[str] = frozenset()) -> None:
-        """An option of a group that does not apply to this run, set to anything but its
-        default (or named in `given`, the flags typed on the command line), is an error."""
+        """An option of a group that does not apply to this run is an error when it is
+        named in `given` (the flags typed on the command line), or set to anything but its
+        default or the recipe table's value (which config.yaml files written before option
+        groups existed hold for every option)."""
         defaults = type(self)()
+        recipe = type(self)(task=self.task, strategy=self.strategy).resolved()
         for name, group in GROUP_OF.items():
             if group.applies(self.task, self.strategy):
                 continue
-            if name in given or getattr(self, name) != getattr(defaults, name):
-                chosen = " and ".join(f"{axis} {getattr(self, axis)}" for axis in group.APPLIES_TO)
+            if name in given or getattr(self, name) not in (getattr(defaults, name), getattr(recipe, name)):
+                chosen = " ".join(getattr(self, axis) for axis in group.APPLIES_TO)
                 raise UserError(flag(name), f"applies to {group.describe_scope()}, not {chosen}")
 
     def only_applicable(self) -> "TrainConfig":

@@ -98,10 +98,6 @@ def all_strategies() -> tuple[str, ...]:
     return tuple(dict.fromkeys(strategy for _, strategy in RECIPES))
 
 
-def tasks_for(strategy: str) -> tuple[str, ...]:
-    return tuple(task for task, s in RECIPES if s == strategy)
-
-
 def row(task: str, strategy: str) -> dict:
     """The defaults of one run: the task's row under the task × strategy row."""
     return {**TASK_ROWS[task], **RECIPES[(task, strategy)]}

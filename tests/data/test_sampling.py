@@ -24,3 +24,13 @@ def test_k_larger_than_a_class_names_the_class():
     with pytest.raises(UserError, match="class 'b' has 3") as e:
         sample_per_class(split, 4, seed=0, labels=["a", "b"])
     assert "at most 3" in str(e.value)
+
+
+def test_n_examples_are_drawn_reproducibly_in_file_order():
+    from transferkit.data.sampling import sample_indices
+
+    drawn = sample_indices(100, 10, seed=3, path="train.txt", what="sentences")
+    assert drawn == sorted(drawn) and len(set(drawn)) == 10 and drawn == sample_indices(100, 10, 3, "train.txt", "sentences")
+    assert drawn != sample_indices(100, 10, 4, "train.txt", "sentences")
+    with pytest.raises(UserError, match="^train.txt: has 5 sentences, fewer than --train-examples 6; lower N to at most 5$"):
+        sample_indices(5, 6, 0, "train.txt", "sentences")

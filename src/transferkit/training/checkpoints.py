@@ -100,5 +100,4 @@ class Checkpointer(Callback):
     def on_step_end(self, state) -> None:
         if state.steps < state.total and self.due(state):
             self.checkpoints.save(self.loop.state_dict())
-            state.last_checkpoint = state.steps
             self.last_saved = time.perf_counter()

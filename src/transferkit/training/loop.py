@@ -83,7 +83,6 @@ class LoopState:
     best_weights: str | None = None
     since_best: int = 0
     history: list[dict] = field(default_factory=list)
-    last_checkpoint: int | None = None
 
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
@@ -222,35 +221,37 @@ class TrainingLoop:
             callback.on_train_begin(state)
         state = self.state  # a resumed run's
         bar = progress_bar(total=state.total, desc=self.description, unit="step", enabled=accelerator.is_local_main_process)
-        bar.update(state.steps)
-        self.model.train()
-        stop = state.steps >= state.total
-        while not stop and state.epoch < self.epochs:
-            self.sampler.epoch = state.epoch
-            skip = state.batches
-            if skip == 0:  # a pass's start draws from the random state (the loader's seed)
-                self._restore_random()
-            started = time.perf_counter()  # the clock covers batching too, not only the steps
-            for index, batch in enumerate(self.loader):
-                if index < skip:
-                    continue
-                self._restore_random()  # resumed mid-pass: where the interrupted run stood after its last step
-                loss_value = self._step(batch, bar)
-                state.batches = index + 1
-                if self.score_dev is not None and (state.steps % self.eval_every == 0 or state.steps == state.total):
-                    state.seconds += time.perf_counter() - started
-                    stop = self._evaluate(loss_value, bar)
-                    started = time.perf_counter()
-                stop = stop or state.steps == state.total
+        try:  # closed however the loop ends, so that an error's line comes after the bar's last one
+            bar.update(state.steps)
+            self.model.train()
+            stop = state.steps >= state.total
+            while not stop and state.epoch < self.epochs:
+                self.sampler.epoch = state.epoch
+                skip = state.batches
+                if skip == 0:  # a pass's start draws from the random state (the loader's seed)
+                    self._restore_random()
+                started = time.perf_counter()  # the clock covers batching too, not only the steps
+                for index, batch in enumerate(self.loader):
+                    if index < skip:
+                        continue
+                    self._restore_random()  # resumed mid-pass: where the interrupted run stood after its last step
+                    loss_value = self._step(batch, bar)
+                    state.batches = index + 1
+                    if self.score_dev is not None and (state.steps % self.eval_every == 0 or state.steps == state.total):
+                        state.seconds += time.perf_counter() - started
+                        stop = self._evaluate(loss_value, bar)
+                        started = time.perf_counter()
+                    stop = stop or state.steps == state.total
+                    if not stop:
+                        for callback in self.callbacks:
+                            callback.on_step_end(state)
+                    if stop:
+                        break
+                state.seconds += time.perf_counter() - started
                 if not stop:
-                    for callback in self.callbacks:
-                        callback.on_step_end(state)
-                if stop:
-                    break
-            state.seconds += time.perf_counter() - started
-            if not stop:
-                state.epoch, state.batches = state.epoch + 1, 0
-        bar.close()
+                    state.epoch, state.batches = state.epoch + 1, 0
+        finally:
+            bar.close()
         for callback in self.callbacks:
             callback.on_train_end(state)
         examples = state.examples
@@ -279,7 +280,6 @@ class TrainingLoop:
         bar.update(1)
         loss_value = loss.item()  # the one synchronisation a step costs
         if not math.isfinite(loss_value):
-            bar.close()  # the bar's last line before the error's
             raise non_finite_loss(loss_value, state.steps, self.settings.lr)
         bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
         return loss_value

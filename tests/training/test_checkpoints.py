@@ -66,6 +66,20 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(sen
     assert not (killed / "checkpoint").exists() and not (tmp_path / ".killed.partial").exists()
 
 
+def test_sigterm_after_a_checkpoint_says_where_it_is_and_how_to_resume(sentiment, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    checkpoint = tmp_path / ".run.partial" / "checkpoint" / "state.pt"
+    process = subprocess.Popen(train_command(sentiment, tmp_path / "run"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while not checkpoint.exists() and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143 and checkpoint.exists()
+    assert err.strip().splitlines()[-1] == (
+        f"error: terminated; the checkpoint is in {checkpoint.parent}; continue with: transferkit train --resume --output {tmp_path / 'run'}"
+    )
+
+
 def test_resume_without_an_interrupted_run_is_an_error(cli, tmp_path):
     status, _, err = cli("train", "--resume", "--output", str(tmp_path / "none"))
     assert status == 2 and "nothing to resume" in err and err.count("\n") == 1
