@@ -38,12 +38,12 @@ def kill_after_checkpoints(cmd: list[str], checkpoint: Path, count: int) -> int:
     import torch
 
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    seen: set[int] = set()
-    while len(seen) < count:
+    saves, last = 0, None
+    while saves < count:
         if process.poll() is not None:
             raise SystemExit("the run ended before it was killed")
-        if checkpoint.exists():
-            seen.add(checkpoint.stat().st_ino)  # each save is a new file renamed into place
+        if checkpoint.exists() and (stat := checkpoint.stat()) and (stat.st_ino, stat.st_mtime_ns) != last:
+            saves, last = saves + 1, (stat.st_ino, stat.st_mtime_ns)  # each save is a new file renamed into place
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     process.wait()

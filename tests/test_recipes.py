@@ -15,7 +15,9 @@ def test_every_row_has_a_task_and_a_strategy_that_serve_it():
 
     assert tuple(tasks.MODULES) == recipes.TASKS and set(strategies.MODULES) == set(recipes.all_strategies())
     for task, strategy in recipes.RECIPES:
-        assert get_task(task).name == task and get_strategy(strategy).name == strategy
+        assert get_task(task).name == task and get_strategy(strategy).name == strategy and task in get_strategy(strategy).tasks
+    assert [g.__name__ for g in get_task("ner").option_groups] == ["ExamplesOptions", "NerOptions", "WindowOptions"]
+    assert [g.__name__ for g in get_strategy("scratch").option_groups] == ["ModelOptions", "TrainingOptions"]
 
 
 def test_a_strategy_the_table_does_not_list_for_a_task_is_refused():
@@ -54,10 +56,12 @@ def test_the_epochs_rule_resolves_from_the_number_of_training_items():
 
 def test_help_texts_state_the_recipe_tables_defaults(cli):
     assert recipes.describe("max_length") == "128; qa 384"
-    assert recipes.describe("lr") == "classify finetune 1.5e-4, scratch 1e-4; ner finetune 2e-4, scratch 5e-4; qa finetune 3e-4, scratch 5e-4; lm finetune 5e-5, scratch 5e-4"
-    assert recipes.describe("batch_size") == "32; ner finetune 8, scratch 32"
+    assert recipes.describe("lr") == "5e-4; classify finetune 1.5e-4, scratch 1e-4; ner finetune 2e-4; qa finetune 3e-4; lm finetune 5e-5"
+    assert recipes.describe("batch_size") == "32; ner finetune 8"
+    assert recipes.describe("context") == "sentence; ner finetune document"
+    assert recipes.describe("epochs") == "at least 100 optimiser steps and at least 4 epochs (ner 8, qa 10, lm 1), at most 30"
     assert recipes.describe("pooling") is None
     status, out, _ = cli("train", "--help")
     flat = " ".join(out.split())
-    assert status == 0 and "(default: classify finetune 1.5e-4, scratch 1e-4; ner finetune 2e-4" in flat
+    assert status == 0 and "(default: 5e-4; classify finetune 1.5e-4, scratch 1e-4; ner finetune 2e-4" in flat
     assert "[--task ner] The files' tag scheme" in flat and "wordvec" in flat.split("--strategy TEXT")[1].split("--train")[0]

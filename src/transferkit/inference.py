@@ -1,5 +1,6 @@
 """The one inference runtime: every predictor, dev scorer and held-out loss runs its
-forward passes through `Runtime.batches`, and the device and precision policy lives here.
+forward passes through `Runtime.batches`; and the device and precision policy, for
+inference and for the training loop, lives here.
 
 A pass over encoded items sorts them by length (longest first, so padding is minimal and
 memory peaks early), pads each batch to its own longest item, and runs the model in eval
@@ -26,6 +27,24 @@ def resolve_device(choice: str = "auto"):
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(choice)
+
+
+def resolve_mixed_precision(choice: str, device=None) -> str:
+    """The precision to train in on `device` (default: the `auto` one): `auto` is bf16 or
+    fp16 on a GPU and float32 on a CPU; a precision the device lacks falls back, with a
+    warning, rather than failing or being ignored silently."""
+    import torch
+
+    gpu = (device or resolve_device()).type == "cuda"
+    if choice == "auto":
+        return ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if gpu else "no"
+    if choice in ("fp16", "bf16") and not gpu:
+        warn(f"--mixed-precision {choice}", "no GPU here; training in float32")
+        return "no"
+    if choice == "bf16" and not torch.cuda.is_bf16_supported():
+        warn("--mixed-precision bf16", "this GPU has no bfloat16; training in fp16")
+        return "fp16"
+    return choice
 
 
 @dataclass(frozen=True)

@@ -128,21 +128,28 @@ def _shown(value) -> str:
 
 
 def describe(name: str) -> str | None:
-    """The defaults of option `name` across the table, for its help text: "128; qa 384",
-    or per task and strategy where they differ. None when no row sets it."""
-    by_task: dict[str, dict[str, str]] = {}
-    for (task, strategy) in RECIPES:
-        value = row(task, strategy).get(name)
-        if value is not None:
-            by_task.setdefault(task, {})[strategy] = _shown(value)
-    if not by_task:
+    """The defaults of option `name` across the table, for its help text: the most common
+    value, then the tasks and strategies that differ ("32; ner finetune 8"). None when no
+    row sets it."""
+    values = {(task, strategy): row(task, strategy).get(name) for task, strategy in RECIPES}
+    values = {key: value for key, value in values.items() if value is not None}
+    if not values:
         return None
-    parts = {}
-    for task, values in by_task.items():
-        distinct = set(values.values())
-        parts[task] = distinct.pop() if len(distinct) == 1 else ", ".join(f"{s} {v}" for s, v in values.items())
-    common = max(set(parts.values()), key=list(parts.values()).count)
-    others = [f"{task} {text}" for task, text in parts.items() if text != common]
-    if len(set(parts.values())) == 1 or len(others) < len(parts) - 1:
-        return "; ".join([common, *others])
-    return "; ".join(f"{task} {text}" for task, text in parts.items())
+    if all(isinstance(v, Epochs) for v in values.values()):
+        minimum = {task: v.minimum for (task, _), v in values.items()}
+        common = max(minimum.values(), key=list(minimum.values()).count)  # ties: the first in the table
+        others = ", ".join(f"{task} {m}" for task, m in minimum.items() if m != common)
+        return f"at least 100 optimiser steps and at least {common} epochs ({others}), at most 30"
+    shown = {key: _shown(value) for key, value in values.items()}
+    common = max(shown.values(), key=list(shown.values()).count)  # ties: the first in the table
+    exceptions: dict[str, dict[str, str]] = {}
+    for (task, strategy), text in shown.items():
+        exceptions.setdefault(task, {})[strategy] = text
+    parts = [common]
+    for task, by_strategy in exceptions.items():
+        differ = {s: v for s, v in by_strategy.items() if v != common}
+        if differ and len(set(by_strategy.values())) == 1:
+            parts.append(f"{task} {next(iter(differ.values()))}")
+        elif differ:
+            parts.append(f"{task} " + ", ".join(f"{s} {v}" for s, v in differ.items()))
+    return "; ".join(parts)

@@ -38,11 +38,15 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(sen
     killed = tmp_path / "killed"
     checkpoint = tmp_path / ".killed.partial" / "checkpoint" / "state.pt"
     process = subprocess.Popen(train_command(sentiment, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    rng = random.Random()  # a different step each time the suite runs: any step after a checkpoint must do
+    wanted, saves, last = rng.randint(1, 4), 0, None  # checkpoints at steps 3, 6, 9, 12 of 24
     deadline = time.monotonic() + 300
-    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert process.poll() is None, "the run finished before its first checkpoint"
-    time.sleep(random.Random().uniform(0.0, 1.5))  # somewhere in the steps after a checkpoint
+    while saves < wanted and process.poll() is None and time.monotonic() < deadline:
+        if checkpoint.exists() and (stat := checkpoint.stat()) and (stat.st_ino, stat.st_mtime_ns) != last:
+            saves, last = saves + 1, (stat.st_ino, stat.st_mtime_ns)  # each save is a new file renamed into place
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before it was killed"
+    time.sleep(rng.uniform(0.0, 0.3))  # somewhere in the steps after that checkpoint
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not killed.exists() and checkpoint.exists()

@@ -4,7 +4,8 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from transferkit.errors import UserError
 from transferkit.training.batching import PadCollator
-from transferkit.training.loop import LoopSettings, resolve_mixed_precision, train_loop
+from transferkit.inference import resolve_mixed_precision
+from transferkit.training.loop import LoopSettings, train_loop
 
 
 def tiny_model(seed=0):

@@ -29,6 +29,20 @@ class Strategy(ABC):
     uses_pretrained_model: bool = True  # whether --model is resolved and its tokenizer checked
     selects_on_dev: bool = False  # whether it keeps its best dev evaluation (metrics.json: best_dev_<metric>)
 
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks it serves: its rows in the recipe table."""
+        from transferkit.recipes import RECIPES
+
+        return tuple(task for task, strategy in RECIPES if strategy == self.name)
+
+    @property
+    def option_groups(self) -> list[type]:
+        """Its `train` option groups (declared in `config.py`)."""
+        from transferkit.config import OPTION_GROUPS
+
+        return [g for g in OPTION_GROUPS if self.name in g.APPLIES_TO.get("strategy", ())]
+
     @abstractmethod
     def fit(self, task, cfg, data, model_path: str | None, model_dir: Path, checkpoints=None) -> FitResult:
         """Train on `data` and write everything prediction needs into `model_dir`;

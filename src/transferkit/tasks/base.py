@@ -44,6 +44,14 @@ class Task(ABC):
     dev_sign: float = 1.0  # dev_metric = dev_sign * the loop's score (lm: -loss)
     auto_class: str  # the transformers Auto class of its models
 
+    @property
+    def option_groups(self) -> list[type]:
+        """The `train` option groups of this task (declared in `config.py`, where `--help`
+        reads them without importing any task)."""
+        from transferkit.config import OPTION_GROUPS
+
+        return [g for g in OPTION_GROUPS if self.name in g.APPLIES_TO.get("task", ())]
+
     # --- data ----------------------------------------------------------------------------
     @abstractmethod
     def read_labelled(self, path: str, cfg) -> Any:

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 
-from transferkit.errors import UserError, warn
+from transferkit.errors import UserError
 from transferkit.progress import progress_bar
 
 
@@ -111,22 +111,6 @@ def parameter_groups(model: torch.nn.Module, settings: LoopSettings) -> list[dic
     ]
 
 
-def resolve_mixed_precision(choice: str) -> str:
-    """The precision to train in: `auto` is bf16 or fp16 on a GPU and float32 on a CPU; a
-    precision the device lacks falls back, with a warning, rather than failing or being
-    ignored silently."""
-    gpu = torch.cuda.is_available()
-    if choice == "auto":
-        return ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if gpu else "no"
-    if choice in ("fp16", "bf16") and not gpu:
-        warn(f"--mixed-precision {choice}", "no GPU here; training in float32")
-        return "no"
-    if choice == "bf16" and not torch.cuda.is_bf16_supported():
-        warn("--mixed-precision bf16", "this GPU has no bfloat16; training in fp16")
-        return "fp16"
-    return choice
-
-
 def non_finite_loss(loss: float, step: int, lr: float) -> UserError:
     """What stops a run whose loss has overflowed, before it publishes a broken model."""
     return UserError("training", f"the loss became {loss} at step {step}; the learning rate (--lr {lr:g}) is probably too high: lower it")
@@ -146,15 +130,16 @@ class TrainingLoop:
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
-        from transferkit.inference import resolve_device
+        from transferkit.inference import resolve_device, resolve_mixed_precision
         from transferkit.training.batching import LengthGroupedBatchSampler
         from transferkit.training.callbacks import WeightAverage
         from transferkit.training.checkpoints import Checkpointer
 
         set_seed(settings.seed)
         self.settings, self.score_dev, self.description = settings, score_dev, description
-        self.precision = resolve_mixed_precision(settings.mixed_precision)
-        cpu = resolve_device(settings.device).type == "cpu"
+        device = resolve_device(settings.device)
+        self.precision = resolve_mixed_precision(settings.mixed_precision, device)
+        cpu = device.type == "cpu"
         self.accelerator = Accelerator(cpu=cpu, mixed_precision=self.precision)
         lengths = [len(item["input_ids"]) for item in train_items]
         self.sampler = LengthGroupedBatchSampler(lengths, settings.batch_size, settings.seed)
