@@ -56,12 +56,12 @@ def test_the_epochs_rule_resolves_from_the_number_of_training_items():
 
 def test_help_texts_state_the_recipe_tables_defaults(cli):
     assert recipes.describe("max_length") == "128; qa 384"
-    assert recipes.describe("lr") == "5e-4; classify finetune 1.5e-4, scratch 1e-4; ner finetune 2e-4; qa finetune 3e-4; lm finetune 5e-5"
-    assert recipes.describe("batch_size") == "32; ner finetune 8"
+    assert recipes.describe("lr") == "5e-4; classify finetune 1.5e-4, scratch 1e-4, contrastive 2e-5; ner finetune 2e-4; qa finetune 3e-4; lm finetune 5e-5"
+    assert recipes.describe("batch_size") == "32; classify contrastive 16; ner finetune 8"
     assert recipes.describe("context") == "sentence; ner finetune document"
-    assert recipes.describe("epochs") == "at least 100 optimiser steps and at least 4 epochs (ner 8, qa 10, lm 1), at most 30"
+    assert recipes.describe("epochs") == "at least 100 optimiser steps and at least 4 epochs (ner 8, qa 10, lm 1), at most 30; classify contrastive 1"
     assert recipes.describe("pooling") is None
     status, out, _ = cli("train", "--help")
     flat = " ".join(out.split())
-    assert status == 0 and "(default: 5e-4; classify finetune 1.5e-4, scratch 1e-4; ner finetune 2e-4" in flat
+    assert status == 0 and "(default: 5e-4; classify finetune 1.5e-4, scratch 1e-4, contrastive 2e-5; ner finetune 2e-4" in flat
     assert "[--task ner] The files' tag scheme" in flat and "wordvec" in flat.split("--strategy TEXT")[1].split("--train")[0]

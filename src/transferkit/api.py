@@ -17,7 +17,7 @@ from pathlib import Path
 
 from transferkit.config import TrainConfig
 from transferkit.errors import Terminated, UserError
-from transferkit.progress import status
+from transferkit.progress import note, status
 from transferkit.rundir import MARKER_FILE, library_versions, partial_dir, staged_run_dir
 from transferkit.serving.predictor import load_predictor, read_info, write_info
 from transferkit.strategies import get_strategy
@@ -91,6 +91,9 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool) ->
     model_path = _checked_model(cfg) if strategy.uses_pretrained_model else None
     status(f"reading the data ({cfg.train}) ...")
     data = task.load_data(cfg)
+    _, why = task.selection(data)
+    if why:
+        note(f"note: {why}")
     status(f"training {cfg.task} {cfg.strategy} on {len(data.train)} examples" + (f", loading {cfg.model} ..." if model_path else " ..."))
     checkpoints = Checkpoints(staging / CHECKPOINT_DIR, cfg.checkpoint_every, resume=cfg.resume)
     result = strategy.fit(task, cfg, data, model_path, staging / "model", checkpoints)
@@ -149,9 +152,12 @@ def _score(task, cfg: TrainConfig, data, result, staging: Path, model_path: str 
         "labelled_examples": len(data.train),
         **result.stats,
     }
+    metric, _ = task.selection(data)
+    if metric != task.dev_metric:
+        train["selection_metric"] = metric
     if get_strategy(cfg.strategy).selects_on_dev:
         best = result.best_dev
-        train[f"best_dev_{task.dev_metric}"] = None if best is None else task.dev_sign * best
+        train[f"best_dev_{metric}"] = None if best is None else task.dev_sign * best
     metrics["train"] = train
     metrics["versions"] = library_versions()
     return metrics

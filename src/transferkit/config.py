@@ -286,7 +286,7 @@ class RunOptions(OptionGroup):
 class ModelOptions(OptionGroup):
     """The pretrained model and how much of a text it reads (strategies that use one)."""
 
-    APPLIES_TO = {"strategy": ("features", "finetune", "scratch")}
+    APPLIES_TO = {"strategy": ("features", "finetune", "scratch", "contrastive")}
     model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.", path=INPUT_OR_NAME)
     max_length: int | None = _opt(None, "Maximum tokens per example; longer texts are truncated (ner, qa: cut into windows).", recipe=True)
 
@@ -303,6 +303,13 @@ class ClassifyOptions(OptionGroup):
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
     label_column: str = _opt("label", "Column holding the label.")
     labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
+    class_weight: str = _opt(
+        "none",
+        "none, or balanced: each class weighs inversely to its frequency in training (the loss of finetune and "
+        "scratch, the logistic head of the others). Either way, training labels more imbalanced than 3:1 make the "
+        "dev checkpoint and the head's regularisation be chosen on macro-F1 instead of accuracy.",
+        choices=("none", "balanced"),
+    )
 
 
 @dataclass
@@ -374,6 +381,13 @@ class FeaturesOptions(OptionGroup):
 
 
 @dataclass
+class ContrastiveOptions(OptionGroup):
+    APPLIES_TO = {"strategy": ("contrastive",)}
+    pair_rounds: int = _opt(20, "Rounds of pairs: each pairs every training text with one text of its class and one of another (SetFit's num_iterations).")
+    max_pairs: int = _opt(20_000, "At most this many pairs, however many labels (fewer rounds, then a sample of the texts): bounded time and memory.")
+
+
+@dataclass
 class WordvecOptions(OptionGroup):
     APPLIES_TO = {"strategy": ("wordvec",)}
     vectors: str | None = _opt(None, "Word vectors: a `pretrain word2vec` output directory or glove-50d.", path=INPUT_OR_NAME)
@@ -383,7 +397,7 @@ class WordvecOptions(OptionGroup):
 # In this order in `train --help` and in config.yaml.
 OPTION_GROUPS = (
     RunOptions, ModelOptions, TextColumnOptions, ClassifyOptions, ExamplesOptions, NerOptions, WindowOptions,
-    QAOptions, TrainingOptions, FeaturesOptions, WordvecOptions,
+    QAOptions, TrainingOptions, FeaturesOptions, ContrastiveOptions, WordvecOptions,
 )
 GROUP_OF = {f.name: group for group in OPTION_GROUPS for f in dataclasses.fields(group) if f.name in group.__annotations__}
 

@@ -58,7 +58,7 @@ def default_epochs(examples: int, batch_size: int, minimum: int = 4) -> int:
     return min(30, max(minimum, math.ceil(100 / steps_per_epoch)))
 
 
-TRANSFORMER = ("finetune", "scratch")  # the strategies that run the training loop
+TRANSFORMER = ("finetune", "scratch", "contrastive")  # the strategies that run the training loop
 
 # Rows per task (every strategy of the task), then per task × strategy, which win.
 TASK_ROWS: dict[str, dict] = {
@@ -79,6 +79,8 @@ RECIPES: dict[tuple[str, str], dict] = {
     ("classify", "features"): {},
     ("classify", "finetune"): {"lr": 1.5e-4, "layer_lr_decay": 0.8, "batch_size": 32, "epochs": Epochs(4)},
     ("classify", "scratch"): {"lr": 1e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(4)},
+    # SetFit's defaults (body lr 2e-5, batch 16, one pass over 20 rounds of pairs); not yet tuned here.
+    ("classify", "contrastive"): {"lr": 2e-5, "layer_lr_decay": 1.0, "batch_size": 16, "epochs": 1, "warmup_ratio": 0.1},
     ("ner", "features"): {},
     ("ner", "finetune"): {"lr": 2e-4, "layer_lr_decay": 0.8, "batch_size": 8, "epochs": Epochs(8), "context": "document"},
     ("ner", "scratch"): {"lr": 5e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(8)},
@@ -135,11 +137,12 @@ def describe(name: str) -> str | None:
     values = {key: value for key, value in values.items() if value is not None}
     if not values:
         return None
-    if all(isinstance(v, Epochs) for v in values.values()):
-        minimum = {task: v.minimum for (task, _), v in values.items()}
+    if any(isinstance(v, Epochs) for v in values.values()):  # the rule, then the rows that fix a number
+        minimum = {task: v.minimum for (task, _), v in values.items() if isinstance(v, Epochs)}
         common = max(minimum.values(), key=list(minimum.values()).count)  # ties: the first in the table
         others = ", ".join(f"{task} {m}" for task, m in minimum.items() if m != common)
-        return f"at least 100 optimiser steps and at least {common} epochs ({others}), at most 30"
+        fixed = "".join(f"; {task} {strategy} {v}" for (task, strategy), v in values.items() if not isinstance(v, Epochs))
+        return f"at least 100 optimiser steps and at least {common} epochs ({others}), at most 30{fixed}"
     shown = {key: _shown(value) for key, value in values.items()}
     common = max(shown.values(), key=list(shown.values()).count)  # ties: the first in the table
     exceptions: dict[str, dict[str, str]] = {}

@@ -29,7 +29,7 @@ SETTINGS = {
 }
 TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", type(None): "null"}
 OPTIONAL = {"context": TEXT, "base_model": TEXT + (type(None),)}
-LINEAR_HEAD_STRATEGIES = ("features", "tfidf", "wordvec")  # classify runs whose head is head.safetensors (ner features writes a transformers model)
+LINEAR_HEAD_STRATEGIES = ("features", "tfidf", "wordvec", "contrastive")  # classify runs whose head is head.safetensors (ner features writes a transformers model)
 
 
 def write_info(model_dir: Path, task: str, strategy: str, labels: list[str], max_length: int, **extra) -> None:

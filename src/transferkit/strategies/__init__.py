@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-MODULES = {"tfidf": "tfidf", "wordvec": "wordvec", "features": "features", "finetune": "finetune", "scratch": "finetune"}
+MODULES = {"tfidf": "tfidf", "wordvec": "wordvec", "features": "features", "finetune": "finetune", "scratch": "finetune", "contrastive": "contrastive"}
 
 
 def get_strategy(name: str):

@@ -13,7 +13,7 @@ import numpy as np
 from transferkit.serving.run_files import model_reference, read_json, resolve_reference
 from transferkit.strategies import feature_cache
 from transferkit.strategies.base import FitResult, Strategy
-from transferkit.strategies.linear_head import LinearHead, fit_head
+from transferkit.strategies.linear_head import LinearHead, fit_head, head_options
 
 
 class Encoder:
@@ -74,21 +74,10 @@ class Features(Strategy):
 
             return fit_tagger(task, cfg, data, model_path, model_dir, runtime)
         encoder = Encoder(model_path, cfg.pooling, cfg.max_length, runtime)
-        labels = data.labels
-        y = np.array([labels.index(label) for label in data.train.labels])
         started = time.perf_counter()
-        X = encoder.embed(data.train.texts, data.train.pairs, progress="embed train")
-        X_dev = y_dev = None
-        if data.dev is not None:
-            X_dev = encoder.embed(data.dev.texts, data.dev.pairs, progress="embed dev")
-            y_dev = np.array([labels.index(label) for label in data.dev.labels])
-        head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed)
-        seconds = time.perf_counter() - started
-        head.save(model_dir)
-        info = {"encoder": model_reference(cfg.model), "pooling": cfg.pooling, "max_length": cfg.max_length}
-        (model_dir / "encoder.json").write_text(json.dumps(info, indent=2))
+        head = head_on_encoder(encoder, task, cfg, data, model_dir, model_reference(cfg.model))
         stats = {"C": head.C, "C_selection": head.selection, "feature_cache": {"hits": encoder.cache_hits, "misses": encoder.cache_misses}}
-        return FitResult(seconds, len(data.train), stats=stats)
+        return FitResult(time.perf_counter() - started, len(data.train), stats=stats)
 
     def load_predictor(self, task, model_dir: Path, info: dict, runtime):
         if task.name == "classify":
@@ -99,6 +88,24 @@ class Features(Strategy):
 STRATEGIES = {"features": Features()}
 
 
+def head_on_encoder(encoder: Encoder, task, cfg, data, model_dir: Path, reference: str) -> LinearHead:
+    """A logistic head fitted on `encoder`'s vectors of the training texts (regularisation on
+    dev, else by cross-validation), saved into `model_dir` with the `encoder.json` that
+    names the encoder by `reference` for `FeaturesPredictor`."""
+    labels = data.labels
+    y = np.array([labels.index(label) for label in data.train.labels])
+    X = encoder.embed(data.train.texts, data.train.pairs, progress="embed train")
+    X_dev = y_dev = None
+    if data.dev is not None:
+        X_dev = encoder.embed(data.dev.texts, data.dev.pairs, progress="embed dev")
+        y_dev = np.array([labels.index(label) for label in data.dev.labels])
+    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, **head_options(task, cfg, data))
+    head.save(model_dir)
+    info = {"encoder": reference, "pooling": encoder.pooling, "max_length": encoder.max_length}
+    (model_dir / "encoder.json").write_text(json.dumps(info, indent=2))
+    return head
+
+
 class FeaturesPredictor:
     """The run's head over the encoder that `encoder.json` names: an offline model by its
     name (so the run works wherever that model is installed), a local one by its path."""
@@ -106,7 +113,9 @@ class FeaturesPredictor:
     def __init__(self, model_dir: Path, labels: list[str], runtime):
         info = read_json(model_dir / "encoder.json")
         self.labels = labels
-        self.encoder = Encoder(resolve_reference(info["encoder"], model_dir / "encoder.json"), info["pooling"], info["max_length"], runtime)
+        inside = model_dir / info["encoder"]  # a tuned encoder the run holds (contrastive), by its relative path
+        source = str(inside) if not Path(info["encoder"]).is_absolute() and (inside / "config.json").is_file() else resolve_reference(info["encoder"], model_dir / "encoder.json")
+        self.encoder = Encoder(source, info["pooling"], info["max_length"], runtime)
         self.head = LinearHead.load(model_dir)
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:

@@ -33,7 +33,8 @@ class Finetune(Strategy):
         items, encoding = task.training_items(tokenizer, data, cfg)
         scorer = task.dev_scorer(tokenizer, data, cfg) if data.dev is not None else None
         settings = LoopSettings.from_config(cfg, epochs=epochs_for(cfg, len(items)))
-        result = train_loop(model, items, PadCollator(tokenizer.pad_token_id), settings, scorer, self.name, checkpoints)
+        loss = task.training_loss(data, cfg)
+        result = train_loop(model, items, PadCollator(tokenizer.pad_token_id), settings, scorer, self.name, checkpoints, loss)
         model.save_pretrained(model_dir)
         tokenizer.save_pretrained(model_dir)
         return FitResult(

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -59,8 +60,11 @@ class LinearHead:
         return cls(arrays["coef"], arrays["intercept"], arrays.get("mean"), arrays.get("scale"), meta["C"], meta["selection"])
 
 
-def fit_head(X, y: np.ndarray, X_dev=None, y_dev=None, seed: int = 0, standardize: bool = True) -> LinearHead:
-    """Fit on (X, y) with C chosen by dev accuracy, else by stratified k-fold CV, else 1.0."""
+def fit_head(X, y: np.ndarray, X_dev=None, y_dev=None, seed: int = 0, standardize: bool = True,
+             class_weight: str | None = None, metric: str = "accuracy") -> LinearHead:
+    """Fit on (X, y) with C chosen by the dev score, else by stratified k-fold CV, else 1.0.
+    `class_weight="balanced"` weighs each class inversely to its frequency (scikit-learn's
+    rule); `metric` ("accuracy" or "macro_f1") is what chooses C."""
     mean = scale = None
     if standardize:
         mean = X.mean(axis=0)
@@ -70,18 +74,30 @@ def fit_head(X, y: np.ndarray, X_dev=None, y_dev=None, seed: int = 0, standardiz
             X_dev = (X_dev - mean) / scale
 
     def model(C: float) -> LogisticRegression:
-        return LogisticRegression(C=C, max_iter=3000, random_state=seed)
+        return LogisticRegression(C=C, max_iter=3000, random_state=seed, class_weight=class_weight)
 
+    def dev_score(fitted: LogisticRegression) -> float:
+        if metric == "macro_f1":
+            return f1_score(y_dev, fitted.predict(X_dev), average="macro")
+        return fitted.score(X_dev, y_dev)
+
+    named = {"accuracy": "accuracy", "macro_f1": "macro-F1"}[metric]
     if X_dev is not None and len(y_dev):
-        scores = [model(C).fit(X, y).score(X_dev, y_dev) for C in C_GRID]
-        C, selection = C_GRID[int(np.argmax(scores))], "dev accuracy"
+        scores = [dev_score(model(C).fit(X, y)) for C in C_GRID]
+        C, selection = C_GRID[int(np.argmax(scores))], f"dev {named}"
     else:
         folds = min(5, int(np.bincount(y).min()))
         if folds >= 2:
             cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-            scores = [cross_val_score(model(C), X, y, cv=cv).mean() for C in C_GRID]
-            C, selection = C_GRID[int(np.argmax(scores))], f"{folds}-fold cross-validation"
+            scoring = "f1_macro" if metric == "macro_f1" else None
+            scores = [cross_val_score(model(C), X, y, cv=cv, scoring=scoring).mean() for C in C_GRID]
+            C, selection = C_GRID[int(np.argmax(scores))], f"{folds}-fold cross-validation" + (" (macro-F1)" if metric == "macro_f1" else "")
         else:
             C, selection = 1.0, "default (too few examples per class to cross-validate)"
     fitted = model(C).fit(X, y)
     return LinearHead(fitted.coef_, fitted.intercept_, mean, scale, float(C), selection)
+
+
+def head_options(task, cfg, data) -> dict:
+    """`fit_head`'s class weighting and selection metric for a classify run."""
+    return {"class_weight": "balanced" if cfg.class_weight == "balanced" else None, "metric": task.selection(data)[0]}

@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from transferkit.errors import UserError
 from transferkit.serving.run_files import read_json, safetensors_shapes
 from transferkit.strategies.base import FitResult, Strategy
-from transferkit.strategies.linear_head import LinearHead, fit_head
+from transferkit.strategies.linear_head import LinearHead, fit_head, head_options
 
 VECTORIZER = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "min_df": 1}
 PAIR_SEPARATOR = " ||| "
@@ -30,7 +30,7 @@ class Tfidf(Strategy):
     uses_pretrained_model = False
 
     def fit(self, task, cfg, data, model_path, model_dir: Path, checkpoints=None) -> FitResult:
-        return fit(cfg, data, model_dir)
+        return train_head(task, cfg, data, model_dir)
 
     def load_predictor(self, task, model_dir: Path, info: dict, runtime):
         return TfidfPredictor(model_dir, info["labels"])
@@ -39,7 +39,7 @@ class Tfidf(Strategy):
 STRATEGIES = {"tfidf": Tfidf()}
 
 
-def fit(cfg, data, model_dir: Path) -> FitResult:
+def train_head(task, cfg, data, model_dir: Path) -> FitResult:
     labels = data.labels
     started = time.perf_counter()
     vectorizer = TfidfVectorizer(**VECTORIZER)
@@ -52,7 +52,7 @@ def fit(cfg, data, model_dir: Path) -> FitResult:
     if data.dev is not None:
         X_dev = vectorizer.transform(_join(data.dev.texts, data.dev.pairs))
         y_dev = np.array([labels.index(label) for label in data.dev.labels])
-    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, standardize=False)
+    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, standardize=False, **head_options(task, cfg, data))
     seconds = time.perf_counter() - started
     head.save(model_dir)
     vocabulary = {term: int(index) for term, index in vectorizer.vocabulary_.items()}

@@ -25,7 +25,7 @@ from transferkit.errors import UserError
 from transferkit.models.word_vectors import GLOVE, load_vectors
 from transferkit.serving.run_files import read_json
 from transferkit.strategies.base import FitResult, Strategy
-from transferkit.strategies.linear_head import LinearHead, fit_head
+from transferkit.strategies.linear_head import LinearHead, fit_head, head_options
 
 
 class TextVectors:
@@ -74,7 +74,7 @@ class Wordvec(Strategy):
     uses_pretrained_model = False
 
     def fit(self, task, cfg, data, model_path, model_dir: Path, checkpoints=None) -> FitResult:
-        return fit(cfg, data, model_dir)
+        return train_head(task, cfg, data, model_dir)
 
     def load_predictor(self, task, model_dir: Path, info: dict, runtime):
         return WordvecPredictor(model_dir, info["labels"])
@@ -83,7 +83,7 @@ class Wordvec(Strategy):
 STRATEGIES = {"wordvec": Wordvec()}
 
 
-def fit(cfg, data, model_dir: Path) -> FitResult:
+def train_head(task, cfg, data, model_dir: Path) -> FitResult:
     labels = data.labels
     started = time.perf_counter()
     source = _source(cfg.vectors)
@@ -96,7 +96,7 @@ def fit(cfg, data, model_dir: Path) -> FitResult:
     if data.dev is not None:
         X_dev = vectors.embed(data.dev.texts, data.dev.pairs)
         y_dev = np.array([labels.index(label) for label in data.dev.labels])
-    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed)
+    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, **head_options(task, cfg, data))
     seconds = time.perf_counter() - started
     head.save(model_dir)
     info = {"vectors": source, "weighting": cfg.weighting, "idf": vectors.idf, "unseen_idf": vectors.unseen_idf}

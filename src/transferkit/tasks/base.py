@@ -111,7 +111,16 @@ class Task(ABC):
 
     @abstractmethod
     def dev_scorer(self, tokenizer, data: TaskData, cfg) -> DevScorer:
-        """The loop's dev score, with the dev split encoded once here."""
+        """The loop's dev score (of `selection(data)`'s metric), with the dev split encoded once here."""
+
+    def selection(self, data: TaskData) -> tuple[str, str | None]:
+        """The metric that chooses a checkpoint or a head's regularisation for this data, and
+        why when it is not `dev_metric` (a line the run prints)."""
+        return self.dev_metric, None
+
+    def training_loss(self, data: TaskData, cfg):
+        """`loss(model, batch)` for the loop, or None for the model's own loss."""
+        return None
 
     def learned_settings(self, model, scorer: DevScorer | None, data: TaskData) -> dict:
         """What prediction needs that training chose (a qa no-answer threshold)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from transferkit.data.classification import ClassificationSplit, check_labels_known, label_set, read_split
@@ -39,20 +40,47 @@ class Classify(Task):
             item["labels"] = label_ids[label]
         return items, {}
 
+    def selection(self, data: TaskData) -> tuple[str, str | None]:
+        """Accuracy, or macro-F1 when the training labels are more imbalanced than
+        IMBALANCE:1 (accuracy would reward predicting the large class)."""
+        ratio = imbalance(data.train.labels)
+        if ratio > IMBALANCE:
+            return "macro_f1", f"the training labels are imbalanced ({ratio:.1f}:1): choosing on dev (or cross-validated) macro-F1, not accuracy"
+        return "accuracy", None
+
     def dev_scorer(self, tokenizer, data: TaskData, cfg):
         import numpy as np
+        from sklearn.metrics import f1_score
 
         from transferkit.inference import Runtime
         from transferkit.training.batching import encode_texts
 
         items = encode_texts(tokenizer, data.dev.texts, data.dev.pairs, cfg.max_length)
         gold = np.array([data.labels.index(label) for label in data.dev.labels])
+        macro = self.selection(data)[0] == "macro_f1"
 
         def score(model) -> float:
-            probabilities = classifier_probabilities(Runtime.of(model), model, items, tokenizer.pad_token_id)
-            return float((probabilities.argmax(1) == gold).mean())
+            predicted = classifier_probabilities(Runtime.of(model), model, items, tokenizer.pad_token_id).argmax(1)
+            if macro:
+                return float(f1_score(gold, predicted, labels=range(len(data.labels)), average="macro", zero_division=0))
+            return float((predicted == gold).mean())
 
         return score
+
+    def training_loss(self, data: TaskData, cfg):
+        """With --class-weight balanced, cross-entropy with each class weighted inversely to
+        its frequency (scikit-learn's `balanced`: n / (classes × count))."""
+        if cfg.class_weight != "balanced":
+            return None
+        import torch
+
+        weights = torch.tensor(balanced_weights(data.train.labels, data.labels), dtype=torch.float32)
+
+        def loss(model, batch):
+            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits.float()
+            return torch.nn.functional.cross_entropy(logits, batch["labels"], weight=weights.to(logits.device))
+
+        return loss
 
     def load_predictor(self, model_dir: Path, info: dict, runtime):
         return TransformerClassifier(model_dir, info["labels"], info["max_length"], runtime)
@@ -89,6 +117,18 @@ class Classify(Task):
 
 
 TASK = Classify()
+IMBALANCE = 3.0  # largest : smallest class count above which selection is on macro-F1
+
+
+def imbalance(labels: list[str]) -> float:
+    counts = Counter(labels)
+    return max(counts.values()) / min(counts.values())
+
+
+def balanced_weights(train_labels: list[str], labels: list[str]) -> list[float]:
+    """n / (classes × count) per label, in `labels` order (scikit-learn's `balanced`)."""
+    counts = Counter(train_labels)
+    return [len(train_labels) / (len(labels) * counts[label]) for label in labels]
 
 
 def predictions(predictor, texts: list[str], pairs: list[str] | None = None):

@@ -126,7 +126,7 @@ class TrainingLoop:
 
     def __init__(self, model, train_items: list[dict], collate: Callable, settings: LoopSettings,
                  score_dev: Callable[[torch.nn.Module], float] | None = None, description: str = "train",
-                 checkpoints=None):
+                 checkpoints=None, loss: Callable | None = None):
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
@@ -137,6 +137,7 @@ class TrainingLoop:
 
         set_seed(settings.seed)
         self.settings, self.score_dev, self.description = settings, score_dev, description
+        self.loss = loss or (lambda model, batch: model(**batch).loss)  # `loss(model, batch)`: the model's own by default
         device = resolve_device(settings.device)
         self.precision = resolve_mixed_precision(settings.mixed_precision, device)
         cpu = device.type == "cpu"
@@ -251,7 +252,7 @@ class TrainingLoop:
     def _step(self, batch, bar) -> float:
         state, accelerator = self.state, self.accelerator
         with accelerator.autocast():
-            loss = self.model(**batch).loss
+            loss = self.loss(self.model, batch)
         accelerator.backward(loss)
         if self.settings.max_grad_norm:
             accelerator.clip_grad_norm_(self.model.parameters(), self.settings.max_grad_norm)
@@ -302,7 +303,8 @@ class TrainingLoop:
 
 def train_loop(model, train_items: list[dict], collate: Callable, settings: LoopSettings,
                score_dev: Callable[[torch.nn.Module], float] | None = None, description: str = "train",
-               checkpoints=None) -> LoopResult:
+               checkpoints=None, loss: Callable | None = None) -> LoopResult:
     """Train `model` in place (see `TrainingLoop.run`); with `checkpoints`, save its state
-    for `--resume` and, resuming, start from the saved one."""
-    return TrainingLoop(model, train_items, collate, settings, score_dev, description, checkpoints).run()
+    for `--resume` and, resuming, start from the saved one; `loss(model, batch)` replaces
+    the model's own loss (a class-weighted one)."""
+    return TrainingLoop(model, train_items, collate, settings, score_dev, description, checkpoints, loss).run()

@@ -1,0 +1,54 @@
+"""Classification's choices that depend on the labels: class weights (scikit-learn's
+`balanced`, as the reference) and selection on macro-F1 when the training labels are
+imbalanced."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.utils.class_weight import compute_class_weight
+
+from conftest import sentiment_rows, write_csv
+from transferkit import api
+from transferkit.config import TrainConfig
+from transferkit.tasks.classify import balanced_weights, imbalance
+
+
+def test_balanced_weights_are_scikit_learns():
+    train = ["a"] * 30 + ["b"] * 6 + ["c"] * 4
+    expected = compute_class_weight("balanced", classes=np.array(["a", "b", "c"]), y=np.array(train))
+    assert balanced_weights(train, ["a", "b", "c"]) == pytest.approx(list(expected))
+    assert imbalance(train) == 7.5
+
+
+@pytest.fixture(scope="module")
+def imbalanced(tmp_path_factory):
+    """40 positive and 8 negative training sentences (5:1); balanced dev and test."""
+    folder = tmp_path_factory.mktemp("imbalanced")
+    rows = [r for r in sentiment_rows(40, seed=1) if r[1] == "positive"] + [r for r in sentiment_rows(8, seed=4) if r[1] == "negative"]
+    return {
+        "train": write_csv(folder / "train.csv", rows),
+        "dev": write_csv(folder / "dev.csv", sentiment_rows(10, seed=2)),
+        "test": write_csv(folder / "test.csv", sentiment_rows(10, seed=3)),
+    }
+
+
+def run(imbalanced, tmp_path, name, **options):
+    cfg = TrainConfig(train=str(imbalanced["train"]), dev=str(imbalanced["dev"]), test=str(imbalanced["test"]), output=str(tmp_path / name), **options)
+    return api.train(cfg)
+
+
+def test_imbalanced_training_labels_choose_on_macro_f1_and_say_so(imbalanced, tmp_path, capsys):
+    plain = run(imbalanced, tmp_path, "plain", strategy="tfidf")
+    assert "note: the training labels are imbalanced (5.0:1): choosing on dev (or cross-validated) macro-F1" in capsys.readouterr().err
+    assert plain["train"]["selection_metric"] == "macro_f1" and plain["train"]["C_selection"] == "dev macro-F1"
+    weighted = run(imbalanced, tmp_path, "weighted", strategy="tfidf", class_weight="balanced")
+    assert "class_weight: balanced" in (tmp_path / "weighted" / "config.yaml").read_text()
+    assert weighted["test"]["macro_f1"] >= plain["test"]["macro_f1"]
+
+
+def test_finetune_with_class_weights_trains_on_the_weighted_loss(imbalanced, tmp_path):
+    plain = run(imbalanced, tmp_path, "plain", strategy="finetune", max_length=16, batch_size=8, max_steps=6, evaluations=2)
+    weighted = run(imbalanced, tmp_path, "weighted", strategy="finetune", max_length=16, batch_size=8, max_steps=6, evaluations=2, class_weight="balanced")
+    assert "best_dev_macro_f1" in weighted["train"] and "best_dev_accuracy" not in weighted["train"]
+    assert [h["loss"] for h in weighted["train"]["dev_history"]] != [h["loss"] for h in plain["train"]["dev_history"]]
