@@ -17,7 +17,7 @@ import yaml
 
 from transferkit.errors import UserError
 from transferkit.pretraining.corpus import DEFAULT_TOKEN_PATTERN
-from transferkit.recipes import TASKS, TRANSFORMER, strategies_for
+from transferkit.recipes import PRETRAINED, TASKS, TRANSFORMER, strategies_for
 
 TAG_SCHEMES = ("auto", "iob1", "iob2", "iobes", "io")
 QA_LANGUAGES = ("auto", "en", "es", "de", "vi", "ar", "hi", "zh")
@@ -286,7 +286,7 @@ class RunOptions(OptionGroup):
 class ModelOptions(OptionGroup):
     """The pretrained model and how much of a text it reads (strategies that use one)."""
 
-    APPLIES_TO = {"strategy": ("features", "finetune", "scratch", "contrastive")}
+    APPLIES_TO = {"strategy": PRETRAINED}
     model: str = _opt("minilm", "Offline model name (see `transferkit models list`), local transformers directory, or hub id.", path=INPUT_OR_NAME)
     max_length: int | None = _opt(None, "Maximum tokens per example; longer texts are truncated (ner, qa: cut into windows).", recipe=True)
 

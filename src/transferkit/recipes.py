@@ -58,7 +58,10 @@ def default_epochs(examples: int, batch_size: int, minimum: int = 4) -> int:
     return min(30, max(minimum, math.ceil(100 / steps_per_epoch)))
 
 
+# The kinds of strategy, for the option groups that apply to a kind (config.py reads these,
+# so that it needs no strategy module): a new strategy is named in its kinds and its rows.
 TRANSFORMER = ("finetune", "scratch", "contrastive")  # the strategies that run the training loop
+PRETRAINED = ("features", *TRANSFORMER)  # the strategies that start from a pretrained model (--model)
 
 # Rows per task (every strategy of the task), then per task × strategy, which win.
 TASK_ROWS: dict[str, dict] = {

@@ -29,7 +29,6 @@ SETTINGS = {
 }
 TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", type(None): "null"}
 OPTIONAL = {"context": TEXT, "base_model": TEXT + (type(None),)}
-LINEAR_HEAD_STRATEGIES = ("features", "tfidf", "wordvec", "contrastive")  # classify runs whose head is head.safetensors (ner features writes a transformers model)
 
 
 def write_info(model_dir: Path, task: str, strategy: str, labels: list[str], max_length: int, **extra) -> None:
@@ -79,7 +78,9 @@ def check_head(model_dir: Path, info: dict) -> None:
     labels = info["labels"]
     if info["task"] not in ("classify", "ner"):
         return
-    if info["task"] == "classify" and info["strategy"] in LINEAR_HEAD_STRATEGIES:
+    from transferkit.strategies import get_strategy
+
+    if info["task"] == "classify" and get_strategy(info["strategy"]).linear_head:  # head.safetensors (ner features writes a transformers model)
         head = model_dir / "head.safetensors"
         rows = safetensors_shapes(head).get("coef", [0])[0]
         outputs = 2 if rows == 1 else rows  # a two-class logistic regression keeps one row

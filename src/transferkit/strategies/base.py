@@ -28,6 +28,7 @@ class Strategy(ABC):
     name: str
     uses_pretrained_model: bool = True  # whether --model is resolved and its tokenizer checked
     selects_on_dev: bool = False  # whether it keeps its best dev evaluation (metrics.json: best_dev_<metric>)
+    linear_head: bool = False  # whether a classify run's head is model/head.safetensors (checked against its labels)
 
     @property
     def tasks(self) -> tuple[str, ...]:

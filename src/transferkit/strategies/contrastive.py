@@ -80,6 +80,7 @@ def cosine_pair_loss(model, batch):
 
 class Contrastive(Strategy):
     name = "contrastive"
+    linear_head = True
 
     def fit(self, task, cfg, data, model_path: str, model_dir: Path, checkpoints=None) -> FitResult:
         import torch

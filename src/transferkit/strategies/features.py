@@ -64,6 +64,7 @@ class Features(Strategy):
     ner, every word's vector, the head written into a token classifier (`ner_features.py`)."""
 
     name = "features"
+    linear_head = True
 
     def fit(self, task, cfg, data, model_path: str, model_dir: Path, checkpoints=None) -> FitResult:
         from transferkit.inference import Runtime

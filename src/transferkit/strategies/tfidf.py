@@ -27,6 +27,7 @@ def _join(texts: list[str], pairs: list[str] | None) -> list[str]:
 
 class Tfidf(Strategy):
     name = "tfidf"
+    linear_head = True
     uses_pretrained_model = False
 
     def fit(self, task, cfg, data, model_path, model_dir: Path, checkpoints=None) -> FitResult:

@@ -71,6 +71,7 @@ def _source(vectors: str) -> str:
 
 class Wordvec(Strategy):
     name = "wordvec"
+    linear_head = True
     uses_pretrained_model = False
 
     def fit(self, task, cfg, data, model_path, model_dir: Path, checkpoints=None) -> FitResult:
