@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench bench-setup setup clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,10 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python bench/pretrain_mlm.py
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python bench/pretrain_lm.py
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python bench/qa.py
+
+# Tools only measured against (not transferkit dependencies): SetFit for bench/fewshot.py.
+bench-setup: $(STAMP)
+	$(BIN)/pip install --quiet -c requirements.lock setfit==1.2.0
 
 clean:
 	rm -rf $(VENV) runs
