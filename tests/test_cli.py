@@ -349,6 +349,16 @@ def test_no_command_prints_the_help_and_exits_0(cli, args):
     assert out.startswith(f"Usage: transferkit {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND")
 
 
+def test_stdin_that_is_not_utf8_is_one_line_naming_the_line(cli, tmp_path, monkeypatch):
+    import io
+    import sys
+
+    stdin = io.TextIOWrapper(io.BytesIO(b"a fine film\nan \xff film\n"), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    status, _, err = cli("predict", tmp_path / "run", "--input", "-")
+    assert status == 2 and err == "error: <stdin>:2: not valid UTF-8; save the file as UTF-8\n"
+
+
 def test_short_flags_stdin_input_and_quiet(cli, sentiment, tmp_path, monkeypatch):
     import io
     import sys

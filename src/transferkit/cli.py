@@ -143,7 +143,7 @@ def predict(run_dir, texts, input_path, output_path, questions, context, device,
     from transferkit import api
 
     if input_path == "-" or (not texts and not questions and not input_path and not sys.stdin.isatty()):
-        texts, input_path = list(texts) + [line.rstrip("\n") for line in sys.stdin if line.strip()], None
+        texts, input_path = list(texts) + stdin_lines(), None
     texts, questions = list(texts), list(questions)
     if not output_path:
         click.echo(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16)), nl=False)
@@ -151,6 +151,16 @@ def predict(run_dir, texts, input_path, output_path, questions, context, device,
     run_files = [Path(run_dir) / name for name in ("model", "config.yaml", "metrics.json")]
     with output_file(output_path, inputs=[input_path, *run_files]) as partial:  # checked before predicting
         partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16)))
+
+
+def stdin_lines() -> list[str]:
+    """The non-blank lines of standard input, read as UTF-8 (bytes that are not are the
+    one-line error naming the line, as for a file)."""
+    from transferkit.data.files import decode_text
+
+    stream = getattr(sys.stdin, "buffer", None)
+    text = decode_text("<stdin>", stream.read()) if stream is not None else sys.stdin.read()
+    return [line for line in text.split("\n") if line.strip()]
 
 
 def _json_lines(records: list[dict]) -> str:

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from transferkit.cache import cache_root
+from transferkit.rundir import apply_umask
 
 
 def built_models_dir() -> Path:
@@ -44,6 +45,7 @@ def build_from_gguf(folder: Path, filename: str, target: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        apply_umask(staging)  # safetensors writes 0600: others sharing the cache could not read it
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, target)
         bar.update(1)
