@@ -91,16 +91,16 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool) ->
     model_path = _checked_model(cfg) if strategy.uses_pretrained_model else None
     status(f"reading the data ({cfg.train}) ...")
     data = task.load_data(cfg)
-    _, why = task.selection(data)
+    metric, why = task.selection(data)
     if why:
-        note(f"note: {why}")
+        note(why)
     status(f"training {cfg.task} {cfg.strategy} on {len(data.train)} examples" + (f", loading {cfg.model} ..." if model_path else " ..."))
     checkpoints = Checkpoints(staging / CHECKPOINT_DIR, cfg.checkpoint_every, resume=cfg.resume)
     result = strategy.fit(task, cfg, data, model_path, staging / "model", checkpoints)
     if not publish:  # another process of a multi-process run: the first one scores and writes
         return {}
     cfg = replace(cfg, **result.resolved)
-    metrics = _score(task, cfg, data, result, staging, model_path)
+    metrics = _score(task, strategy, metric, cfg, data, result, staging, model_path)
     cfg.to_yaml(staging / "config.yaml")
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
     shutil.rmtree(staging / CHECKPOINT_DIR, ignore_errors=True)
@@ -128,8 +128,9 @@ def _checked_model(cfg: TrainConfig) -> str:
     return model_path
 
 
-def _score(task, cfg: TrainConfig, data, result, staging: Path, model_path: str | None) -> dict:
-    """Write what prediction needs, load the model as `predict` would, and score dev and test."""
+def _score(task, strategy, metric: str, cfg: TrainConfig, data, result, staging: Path, model_path: str | None) -> dict:
+    """Write what prediction needs, load the model as `predict` would, and score dev and
+    test; `metric` is the one that selected on dev (`Task.selection`)."""
     from transferkit.inference import Runtime
 
     model_dir = staging / "model"
@@ -152,10 +153,9 @@ def _score(task, cfg: TrainConfig, data, result, staging: Path, model_path: str 
         "labelled_examples": len(data.train),
         **result.stats,
     }
-    metric, _ = task.selection(data)
     if metric != task.dev_metric:
         train["selection_metric"] = metric
-    if get_strategy(cfg.strategy).selects_on_dev:
+    if strategy.selects_on_dev:
         best = result.best_dev
         train[f"best_dev_{metric}"] = None if best is None else task.dev_sign * best
     metrics["train"] = train

@@ -73,7 +73,8 @@ def given_flags(ctx: click.Context, values: dict) -> set[str]:
 
 def build_config(ctx: click.Context, config_file: str | None, values: dict, cls=TrainConfig):
     cfg = cls.from_yaml(config_file) if config_file else cls()
-    given = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if k in given_flags(ctx, values)}
+    typed = given_flags(ctx, values)
+    given = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if k in typed}
     return dataclasses.replace(cfg, **given)
 
 

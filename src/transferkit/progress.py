@@ -47,4 +47,4 @@ def note(message: str) -> None:
     """A line worth keeping in a log too (a run resumed from its checkpoint): on stderr,
     on a terminal or not, unless `--quiet`."""
     if not _quiet:
-        print(message, file=sys.stderr, flush=True)
+        print(f"note: {message}", file=sys.stderr, flush=True)

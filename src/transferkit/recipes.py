@@ -112,7 +112,7 @@ def resolve(cfg):
     """`cfg` with the recipe's defaults in the options it leaves unset (None), except the
     epochs, which `epochs_for` resolves once the data are encoded."""
     for name, default in row(cfg.task, cfg.strategy).items():
-        if getattr(cfg, name, 0) is None and not isinstance(default, Epochs):
+        if getattr(cfg, name) is None and not isinstance(default, Epochs):
             cfg = dataclasses.replace(cfg, **{name: default(cfg) if isinstance(default, Derived) else default})
     return cfg
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+from transferkit.strategies.base import Strategy
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
@@ -101,3 +104,22 @@ def fit_head(X, y: np.ndarray, X_dev=None, y_dev=None, seed: int = 0, standardiz
 def head_options(task, cfg, data) -> dict:
     """`fit_head`'s class weighting and selection metric for a classify run."""
     return {"class_weight": "balanced" if cfg.class_weight == "balanced" else None, "metric": task.selection(data)[0]}
+
+
+@dataclass
+class HeadOnly(Strategy):
+    """A strategy that needs no pretrained model: vectors computed from the texts alone
+    (TF-IDF, averaged word vectors) and a linear head. `train(task, cfg, data, model_dir)`
+    fits and writes it; `predictor(model_dir, labels)` reads it back."""
+
+    name: str
+    train: Callable
+    predictor: type
+    uses_pretrained_model = False
+    linear_head = True
+
+    def fit(self, task, cfg, data, model_path, model_dir: Path, checkpoints=None):
+        return self.train(task, cfg, data, model_dir)
+
+    def load_predictor(self, task, model_dir: Path, info: dict, runtime):
+        return self.predictor(model_dir, info["labels"])

@@ -14,8 +14,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from transferkit.errors import UserError
 from transferkit.serving.run_files import read_json, safetensors_shapes
-from transferkit.strategies.base import FitResult, Strategy
-from transferkit.strategies.linear_head import LinearHead, fit_head, head_options
+from transferkit.strategies.base import FitResult
+from transferkit.strategies.linear_head import HeadOnly, LinearHead, fit_head, head_options
 
 VECTORIZER = {"ngram_range": (1, 2), "sublinear_tf": True, "lowercase": True, "min_df": 1}
 PAIR_SEPARATOR = " ||| "
@@ -23,21 +23,6 @@ PAIR_SEPARATOR = " ||| "
 
 def _join(texts: list[str], pairs: list[str] | None) -> list[str]:
     return texts if pairs is None else [a + PAIR_SEPARATOR + b for a, b in zip(texts, pairs)]
-
-
-class Tfidf(Strategy):
-    name = "tfidf"
-    linear_head = True
-    uses_pretrained_model = False
-
-    def fit(self, task, cfg, data, model_path, model_dir: Path, checkpoints=None) -> FitResult:
-        return train_head(task, cfg, data, model_dir)
-
-    def load_predictor(self, task, model_dir: Path, info: dict, runtime):
-        return TfidfPredictor(model_dir, info["labels"])
-
-
-STRATEGIES = {"tfidf": Tfidf()}
 
 
 def train_head(task, cfg, data, model_dir: Path) -> FitResult:
@@ -73,3 +58,6 @@ class TfidfPredictor:
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         return self.head.predict_proba(self.vectorizer.transform(_join(texts, pairs)))
+
+
+STRATEGIES = {"tfidf": HeadOnly("tfidf", train_head, TfidfPredictor)}

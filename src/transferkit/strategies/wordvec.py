@@ -24,8 +24,8 @@ import numpy as np
 from transferkit.errors import UserError
 from transferkit.models.word_vectors import GLOVE, load_vectors
 from transferkit.serving.run_files import read_json
-from transferkit.strategies.base import FitResult, Strategy
-from transferkit.strategies.linear_head import LinearHead, fit_head, head_options
+from transferkit.strategies.base import FitResult
+from transferkit.strategies.linear_head import HeadOnly, LinearHead, fit_head, head_options
 
 
 class TextVectors:
@@ -69,21 +69,6 @@ def _source(vectors: str) -> str:
     return vectors if vectors == GLOVE else str(Path(vectors).expanduser().resolve())
 
 
-class Wordvec(Strategy):
-    name = "wordvec"
-    linear_head = True
-    uses_pretrained_model = False
-
-    def fit(self, task, cfg, data, model_path, model_dir: Path, checkpoints=None) -> FitResult:
-        return train_head(task, cfg, data, model_dir)
-
-    def load_predictor(self, task, model_dir: Path, info: dict, runtime):
-        return WordvecPredictor(model_dir, info["labels"])
-
-
-STRATEGIES = {"wordvec": Wordvec()}
-
-
 def train_head(task, cfg, data, model_dir: Path) -> FitResult:
     labels = data.labels
     started = time.perf_counter()
@@ -117,3 +102,6 @@ class WordvecPredictor:
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         return self.head.predict_proba(self.vectors.embed(texts, pairs))
+
+
+STRATEGIES = {"wordvec": HeadOnly("wordvec", train_head, WordvecPredictor)}
