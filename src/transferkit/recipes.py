@@ -61,7 +61,8 @@ def default_epochs(examples: int, batch_size: int, minimum: int = 4) -> int:
 # The kinds of strategy, for the option groups that apply to a kind (config.py reads these,
 # so that it needs no strategy module): a new strategy is named in its kinds and its rows.
 TRANSFORMER = ("finetune", "scratch", "contrastive")  # the strategies that run the training loop
-PRETRAINED = ("features", *TRANSFORMER)  # the strategies that start from a pretrained model (--model)
+PRETRAINED = ("features", "zeroshot", *TRANSFORMER)  # the strategies that start from a pretrained model (--model)
+AUTO = "auto"  # not a row: `--strategy auto` picks a row's strategy from the data (strategies/auto.py)
 
 # Rows per task (every strategy of the task), then per task × strategy, which win.
 TASK_ROWS: dict[str, dict] = {
@@ -82,8 +83,9 @@ RECIPES: dict[tuple[str, str], dict] = {
     ("classify", "features"): {},
     ("classify", "finetune"): {"lr": 1.5e-4, "layer_lr_decay": 0.8, "batch_size": 32, "epochs": Epochs(4)},
     ("classify", "scratch"): {"lr": 1e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(4)},
-    # SetFit's defaults (body lr 2e-5, batch 16, one pass over 20 rounds of pairs); not yet tuned here.
-    ("classify", "contrastive"): {"lr": 2e-5, "layer_lr_decay": 1.0, "batch_size": 16, "epochs": 1, "warmup_ratio": 0.1},
+    ("classify", "zeroshot"): {},
+    # chosen on dev data (bench/contrastive_recipe.py); its steps follow `contrastive_steps`
+    ("classify", "contrastive"): {"lr": 5e-5, "layer_lr_decay": 1.0, "batch_size": 32, "warmup_ratio": 0.1},
     ("ner", "features"): {},
     ("ner", "finetune"): {"lr": 2e-4, "layer_lr_decay": 0.8, "batch_size": 8, "epochs": Epochs(8), "context": "document"},
     ("ner", "scratch"): {"lr": 5e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(8)},
@@ -104,8 +106,9 @@ def all_strategies() -> tuple[str, ...]:
 
 
 def row(task: str, strategy: str) -> dict:
-    """The defaults of one run: the task's row under the task × strategy row."""
-    return {**TASK_ROWS[task], **RECIPES[(task, strategy)]}
+    """The defaults of one run: the task's row under the task × strategy row (only the
+    task's while `auto` has yet to choose the strategy)."""
+    return {**TASK_ROWS[task], **({} if strategy == AUTO else RECIPES[(task, strategy)])}
 
 
 def resolve(cfg):

@@ -9,9 +9,10 @@ from transferkit.errors import UserError
 
 
 def sample_per_class(split: ClassificationSplit, k: int, seed: int, labels: list[str]) -> ClassificationSplit:
-    """Draw `k` examples of every label (without replacement), keeping file order."""
-    if k < 1:
-        raise UserError("--labels-per-class", f"must be at least 1, got {k}")
+    """Draw `k` examples of every label (without replacement), keeping file order; none
+    with k = 0 (zeroshot: the file gives only the label set)."""
+    if k < 0:
+        raise UserError("--labels-per-class", f"must be at least 0, got {k}")
     by_label: dict[str, list[int]] = {label: [] for label in labels}
     for i, label in enumerate(split.labels):
         by_label[label].append(i)

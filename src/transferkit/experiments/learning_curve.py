@@ -32,9 +32,10 @@ def run_curve(
             base, strategy=strategy, labels_per_class=k, seed=seed, output=str(output / name), overwrite=overwrite
         ).only_applicable()
         metrics = api.train(cfg)
+        chosen = metrics["strategy"]  # `auto`'s choice, shown beside it
         points.append(
             CurvePoint(
-                strategy,
+                strategy if chosen == strategy else f"{strategy} ({chosen})",
                 k,
                 seed,
                 metrics["train"]["labelled_examples"],

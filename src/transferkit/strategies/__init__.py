@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-MODULES = {"tfidf": "tfidf", "wordvec": "wordvec", "features": "features", "finetune": "finetune", "scratch": "finetune", "contrastive": "contrastive"}
+MODULES = {"tfidf": "tfidf", "wordvec": "wordvec", "features": "features", "finetune": "finetune", "scratch": "finetune", "contrastive": "contrastive", "zeroshot": "zeroshot"}
 
 
 def get_strategy(name: str):

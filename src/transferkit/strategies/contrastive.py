@@ -1,128 +1,176 @@
-"""`contrastive`: the encoder tuned on pairs of labelled texts, then a logistic head on the
-tuned embeddings (the recipe of SetFit, on transferkit's loop).
+"""`contrastive`: the encoder tuned by supervised contrastive learning on the labelled texts,
+then a logistic head on its unit-length embeddings.
 
-Each round pairs every training text with one text of its own class (target similarity 1)
-and one of another class (target 0); the loss is the squared error between the cosine of
-the two mean-pooled embeddings and the target. The work is linear in the labels: `pair_rounds`
-rounds give 2 × rounds × n pairs, and at most `max_pairs` pairs are drawn however many labels
-there are (fewer rounds, then a sample of the texts). The head is fitted as `features` fits
-its own (regularisation on dev, else by cross-validation), on the tuned encoder's vectors.
+Each step encodes one class-balanced batch and pulls every text towards the other texts of
+its class and away from the rest (the supervised contrastive loss of Khosla et al. 2020,
+over cosine similarities at temperature `TEMPERATURE`). One pass over B texts gives
+B(B-1) comparisons, where SetFit's pairs give one per two texts encoded, so the same
+tuning costs a fraction of the encoder passes (bench/results/contrastive_recipe.md). The
+work is a number of steps (`contrastive_steps`), which grows with the square root of the
+labels and stops at a cap: 10,000 labels train in bounded time, and memory is one batch.
 
-The run's model/ holds the tuned encoder (`encoder/`, a plain transformers directory) and
-the head (safetensors + JSON); prediction goes through the `features` predictor.
+Where the label texts (the names, or `--label-descriptions`) carry signal, they join every
+batch as members of their classes (anchors); `label_anchors` decides (`anchors_decision`).
+The head is fitted as `features` fits its own (regularisation on dev, else by
+cross-validation). The run's model/ holds the tuned encoder (`encoder/`, a plain
+transformers directory) and the head; prediction goes through the `features` predictor.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from pathlib import Path
 
-from transferkit.strategies.base import FitResult, Strategy
+import numpy as np
+
+from transferkit.strategies.base import FitResult
+from transferkit.strategies.features import Encoder, HeadOnEncoder, head_on_encoder
+
+TEMPERATURE = 0.1
+MIN_STEPS, MAX_STEPS = 40, 200  # the tuning's length at the fewest and the most labels
 
 
-def sample_pairs(labels: list[str], rounds: int, max_pairs: int, seed: int) -> list[tuple[int, int, float]]:
-    """(i, j, target) pairs: per round and text, one partner of its class and one of another."""
-    rng = random.Random(seed)
-    by_label: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_label.setdefault(label, []).append(i)
-    anchors = list(range(len(labels)))
-    rounds = max(1, min(rounds, max_pairs // max(1, 2 * len(anchors))))
-    if 2 * rounds * len(anchors) > max_pairs:
-        anchors = sorted(rng.sample(anchors, max(1, max_pairs // 2)))
-    others = {label: [i for i in range(len(labels)) if labels[i] != label] for label in by_label}
-    pairs = []
-    for _ in range(rounds):
-        for i in anchors:
-            same = by_label[labels[i]]
-            if len(same) > 1:
-                j = rng.choice(same)
-                while j == i:
-                    j = rng.choice(same)
-                pairs.append((i, j, 1.0))
-            pairs.append((i, rng.choice(others[labels[i]]), 0.0))
-    rng.shuffle(pairs)
-    return pairs
+def contrastive_steps(texts: int, batch_size: int) -> int:
+    """Optimiser steps for `texts` labelled texts: 40 up to a few dozen texts per batch
+    slot, then growing as the square root of the passes, at most `MAX_STEPS`."""
+    return min(MAX_STEPS, max(MIN_STEPS, math.ceil(MIN_STEPS * math.sqrt(texts / (4 * batch_size)))))
 
 
-class PairCollator:
-    """Pads the two texts of each pair apart, each with its own attention mask."""
+class BalancedBatchSampler:
+    """Batches of item indices with (nearly) as many texts of every class, each class cycled
+    in a fresh random order so that every text is seen about equally often; with more
+    classes than half a batch, each batch takes two texts of a random half-batch of classes.
+    `anchors` (class -> item index) join every batch whose class is in it. A pass has as
+    many batches as the texts fill; passes differ, and repeat for a seed (resume)."""
 
-    def __init__(self, pad_token_id: int):
-        self.pad_token_id = pad_token_id
+    def __init__(self, labels: list[int], batch_size: int, seed: int, anchors: dict[int, int] | None = None):
+        self.by_class: dict[int, list[int]] = {}
+        for i, label in enumerate(labels):
+            self.by_class.setdefault(label, []).append(i)
+        self.classes = sorted(self.by_class)
+        self.per_class = max(2, batch_size // len(self.classes))
+        self.classes_per_batch = min(len(self.classes), max(1, batch_size // self.per_class))
+        self.batches = math.ceil(len(labels) / batch_size)
+        self.anchors, self.seed, self.epoch = anchors or {}, seed, 0
 
-    def __call__(self, items: list[dict]) -> dict:
-        import torch
+    def __len__(self) -> int:
+        return self.batches
 
-        batch = {"labels": torch.tensor([item["labels"] for item in items], dtype=torch.float32)}
-        for side in ("", "_b"):
-            rows = [item["input_ids" + side] for item in items]
-            width = max(len(r) for r in rows)
-            batch["input_ids" + side] = torch.tensor([r + [self.pad_token_id] * (width - len(r)) for r in rows])
-            batch["attention_mask" + side] = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
-        return batch
+    def __iter__(self):
+        rng = random.Random(self.seed * 100_003 + self.epoch)
+        self.epoch += 1
+        queues: dict[int, list[int]] = {c: [] for c in self.classes}
+        batches = []
+        for _ in range(self.batches):
+            chosen = self.classes if self.classes_per_batch == len(self.classes) else sorted(rng.sample(self.classes, self.classes_per_batch))
+            batch = []
+            for c in chosen:
+                members = self.by_class[c]
+                for _ in range(min(self.per_class, len(members))):
+                    if not queues[c]:
+                        queues[c] = rng.sample(members, len(members))
+                    batch.append(queues[c].pop())
+                if c in self.anchors:
+                    batch.append(self.anchors[c])
+            batches.append(batch)
+        return iter(batches)
 
 
-def mean_pooled(model, input_ids, attention_mask):
-    hidden = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+def mean_pooled(model, batch):
+    hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
-def cosine_pair_loss(model, batch):
+def supervised_contrastive_loss(embeddings, labels, temperature: float = TEMPERATURE):
+    """For each text with another of its class in the batch: minus the mean log-probability
+    of its class-mates under a softmax over its cosine similarities to every other text."""
     import torch
 
-    a = mean_pooled(model, batch["input_ids"], batch["attention_mask"])
-    b = mean_pooled(model, batch["input_ids_b"], batch["attention_mask_b"])
-    return torch.nn.functional.mse_loss(torch.cosine_similarity(a, b).float(), batch["labels"])
+    z = torch.nn.functional.normalize(embeddings.float(), dim=-1)
+    itself = torch.eye(len(labels), dtype=torch.bool, device=z.device)
+    logits = (z @ z.T / temperature).masked_fill(itself, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    mates = (labels[:, None] == labels[None, :]) & ~itself
+    has_mates = mates.any(1)
+    return -(log_prob.masked_fill(~mates, 0.0).sum(1)[has_mates] / mates.sum(1)[has_mates]).mean()
 
 
-class Contrastive(Strategy):
+def contrastive_loss(model, batch):
+    return supervised_contrastive_loss(mean_pooled(model, batch), batch["labels"])
+
+
+def anchors_decision(setting: str, encoder, label_texts: list[str], data) -> tuple[bool, str]:
+    """Whether the label texts anchor their classes, and why. `auto` asks the run's own
+    labels: the label texts alone (nearest by cosine, before any tuning) must classify the
+    training texts better than chance by a clear margin (a fifth of the way from chance to
+    perfect: 60 % for two classes). On dev data, anchors helped SST-2 (`negative`,
+    `positive`) and hurt TREC (`ABBR`, `DESC`, ...), whose names classify near chance
+    (bench/results/contrastive_recipe.md)."""
+    if setting != "auto":
+        return setting == "on", f"--label-anchors {setting}"
+    texts = encoder.embed(data.train.texts, data.train.pairs)
+    names = encoder.embed(label_texts)
+    gold = np.array([data.labels.index(label) for label in data.train.labels])
+    accuracy = float(((texts @ names.T).argmax(1) == gold).mean())
+    chance = 1 / len(data.labels)
+    bar = chance + (1 - chance) / 5
+    verdict = "on" if accuracy >= bar else "off"
+    return accuracy >= bar, f"{verdict}: the label texts alone classify {accuracy:.0%} of the training texts (chance {chance:.0%}, needed {bar:.0%})"
+
+
+class Contrastive(HeadOnEncoder):
     name = "contrastive"
-    linear_head = True
 
     def fit(self, task, cfg, data, model_path: str, model_dir: Path, checkpoints=None) -> FitResult:
         import torch
         from transformers import AutoModel, AutoTokenizer, set_seed
 
+        from transferkit.data.label_texts import label_texts
         from transferkit.inference import Runtime
-        from transferkit.recipes import epochs_for
-        from transferkit.strategies.features import Encoder, head_on_encoder
-        from transferkit.training.batching import encode_texts
+        from transferkit.progress import note
+        from transferkit.training.batching import PadCollator, encode_texts
         from transferkit.training.loop import LoopSettings, train_loop
 
         set_seed(cfg.seed)
+        runtime = Runtime.create(cfg.device)
+        described = label_texts(cfg.label_descriptions, data.labels)
+        anchored, why = anchors_decision(cfg.label_anchors, Encoder(model_path, "mean", cfg.max_length, runtime, normalize=True), described, data)
+        note(f"label anchors {why}")
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModel.from_pretrained(model_path, dtype=torch.float32)
-        texts = data.train.texts
-        encoded = encode_texts(tokenizer, texts, None, cfg.max_length)
-        pairs = sample_pairs(data.train.labels, cfg.pair_rounds, cfg.max_pairs, cfg.seed)
-        items = [{"input_ids": encoded[i]["input_ids"], "input_ids_b": encoded[j]["input_ids"], "labels": target} for i, j, target in pairs]
-        settings = LoopSettings.from_config(cfg, epochs=epochs_for(cfg, len(items)))
-        result = train_loop(model, items, PairCollator(tokenizer.pad_token_id), settings, None, self.name, checkpoints, cosine_pair_loss)
+        labels = [data.labels.index(label) for label in data.train.labels]
+        items = encode_texts(tokenizer, data.train.texts, data.train.pairs, cfg.max_length)
+        anchors = {}
+        if anchored:
+            anchors = {c: len(items) + c for c in range(len(described))}
+            items += encode_texts(tokenizer, described, None, cfg.max_length)
+        for item, label in zip(items, labels + list(range(len(described)))):
+            item["labels"] = label
+        sampler = BalancedBatchSampler(labels, cfg.batch_size, cfg.seed, anchors)
+        steps = cfg.max_steps or (cfg.epochs * len(sampler) if cfg.epochs else contrastive_steps(len(labels), cfg.batch_size))
+        settings = LoopSettings.from_config(cfg, epochs=1)
+        settings.max_steps = steps
+        result = train_loop(model, items, PadCollator(tokenizer.pad_token_id), settings, None, self.name, checkpoints, contrastive_loss, sampler)
         encoder_dir = model_dir / "encoder"
         model.save_pretrained(encoder_dir)
         tokenizer.save_pretrained(encoder_dir)
 
         started = time.perf_counter()
-        encoder = Encoder(str(encoder_dir), "mean", cfg.max_length, Runtime.create(cfg.device))
+        encoder = Encoder(str(encoder_dir), "mean", cfg.max_length, runtime, normalize=True)
         head = head_on_encoder(encoder, task, cfg, data, model_dir, "encoder")  # relative: the run's own encoder/
         return FitResult(
             seconds=result.seconds + time.perf_counter() - started,
-            examples=len(data.train),
-            resolved={"epochs": settings.epochs},
+            examples=result.examples,
+            resolved={"max_steps": steps},
             stats={
-                "pairs": len(items), "steps": result.steps, "epochs": settings.epochs, "lr": settings.lr,
-                "batch_size": settings.batch_size, "pair_seconds": result.seconds, "C": head.C, "C_selection": head.selection,
+                "steps": result.steps, "lr": settings.lr, "batch_size": settings.batch_size, "temperature": TEMPERATURE,
+                "label_anchors": why, "tuning_seconds": result.seconds, "C": head.C, "C_selection": head.selection,
                 "mixed_precision": result.mixed_precision,
             },
         )
-
-    def load_predictor(self, task, model_dir: Path, info: dict, runtime):
-        from transferkit.strategies.features import FeaturesPredictor
-
-        return FeaturesPredictor(model_dir, info["labels"], runtime)
 
 
 STRATEGIES = {"contrastive": Contrastive()}

@@ -17,10 +17,13 @@ from transferkit.strategies.linear_head import LinearHead, fit_head, head_option
 
 
 class Encoder:
-    """A frozen transformers encoder that turns texts into pooled vectors, with the cache."""
+    """A frozen transformers encoder that turns texts into pooled vectors, with the cache.
+    `normalize` scales each vector to unit length (after the cache, which keeps the pooled
+    vectors), for heads fitted on a contrastively tuned space where only directions count."""
 
-    def __init__(self, model: str, pooling: str, max_length: int, runtime):
+    def __init__(self, model: str, pooling: str, max_length: int, runtime, normalize: bool = False):
         self.model_name, self.pooling, self.max_length, self.runtime = model, pooling, max_length, runtime
+        self.normalize = normalize
         self._model = self._tokenizer = None
         self.cache_hits = self.cache_misses = 0
 
@@ -34,13 +37,15 @@ class Encoder:
 
     def embed(self, texts: list[str], pairs: list[str] | None = None, progress: str | None = None) -> np.ndarray:
         key = feature_cache.cache_key(self.model_name, self.pooling, self.max_length, texts, pairs)
-        cached = feature_cache.load(key)
-        if cached is not None:
+        vectors = feature_cache.load(key)
+        if vectors is not None:
             self.cache_hits += 1
-            return cached
-        self.cache_misses += 1
-        vectors = self._embed(texts, pairs, progress)
-        feature_cache.store(key, vectors)
+        else:
+            self.cache_misses += 1
+            vectors = self._embed(texts, pairs, progress)
+            feature_cache.store(key, vectors)
+        if self.normalize:
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors
 
     def _pooled(self, out, batch) -> np.ndarray:
@@ -59,12 +64,21 @@ class Encoder:
         return np.stack(rows) if rows else np.zeros((0, self._model.config.hidden_size), dtype=np.float32)
 
 
-class Features(Strategy):
+class HeadOnEncoder(Strategy):
+    """A classify strategy whose run is a linear head over an encoder that `encoder.json`
+    names (features, contrastive, zeroshot): it predicts through `FeaturesPredictor`."""
+
+    linear_head = True
+
+    def load_predictor(self, task, model_dir: Path, info: dict, runtime):
+        return FeaturesPredictor(model_dir, info["labels"], runtime)
+
+
+class Features(HeadOnEncoder):
     """Frozen features + a logistic-regression head: pooled text vectors for classify; for
     ner, every word's vector, the head written into a token classifier (`ner_features.py`)."""
 
     name = "features"
-    linear_head = True
 
     def fit(self, task, cfg, data, model_path: str, model_dir: Path, checkpoints=None) -> FitResult:
         from transferkit.inference import Runtime
@@ -82,8 +96,8 @@ class Features(Strategy):
 
     def load_predictor(self, task, model_dir: Path, info: dict, runtime):
         if task.name == "classify":
-            return FeaturesPredictor(model_dir, info["labels"], runtime)
-        return super().load_predictor(task, model_dir, info, runtime)  # ner: a token classifier
+            return super().load_predictor(task, model_dir, info, runtime)
+        return task.load_predictor(model_dir, info, runtime)  # ner: a token classifier
 
 
 STRATEGIES = {"features": Features()}
@@ -100,11 +114,16 @@ def head_on_encoder(encoder: Encoder, task, cfg, data, model_dir: Path, referenc
     if data.dev is not None:
         X_dev = encoder.embed(data.dev.texts, data.dev.pairs, progress="embed dev")
         y_dev = np.array([labels.index(label) for label in data.dev.labels])
-    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, **head_options(task, cfg, data))
+    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, standardize=not encoder.normalize, **head_options(task, cfg, data))
     head.save(model_dir)
-    info = {"encoder": reference, "pooling": encoder.pooling, "max_length": encoder.max_length}
-    (model_dir / "encoder.json").write_text(json.dumps(info, indent=2))
+    save_encoder_info(model_dir, encoder, reference)
     return head
+
+
+def save_encoder_info(model_dir: Path, encoder: Encoder, reference: str) -> None:
+    """`encoder.json`: the encoder a head reads (by `reference`) and how it embeds."""
+    info = {"encoder": reference, "pooling": encoder.pooling, "max_length": encoder.max_length, "normalize": encoder.normalize}
+    (model_dir / "encoder.json").write_text(json.dumps(info, indent=2))
 
 
 class FeaturesPredictor:
@@ -116,7 +135,7 @@ class FeaturesPredictor:
         self.labels = labels
         inside = model_dir / info["encoder"]  # a tuned encoder the run holds (contrastive), by its relative path
         source = str(inside) if not Path(info["encoder"]).is_absolute() and (inside / "config.json").is_file() else resolve_reference(info["encoder"], model_dir / "encoder.json")
-        self.encoder = Encoder(source, info["pooling"], info["max_length"], runtime)
+        self.encoder = Encoder(source, info["pooling"], info["max_length"], runtime, info.get("normalize", False))
         self.head = LinearHead.load(model_dir)
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:

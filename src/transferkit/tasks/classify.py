@@ -29,7 +29,7 @@ class Classify(Task):
     def draw_budget(self, train: ClassificationSplit, cfg, labels: list[str]) -> ClassificationSplit:
         from transferkit.data.sampling import sample_per_class
 
-        return sample_per_class(train, cfg.labels_per_class, cfg.seed, labels) if cfg.labels_per_class else train
+        return sample_per_class(train, cfg.labels_per_class, cfg.seed, labels) if cfg.labels_per_class is not None else train
 
     def training_items(self, tokenizer, data: TaskData, cfg) -> tuple[list[dict], dict]:
         from transferkit.training.batching import encode_texts
@@ -121,8 +121,9 @@ IMBALANCE = 3.0  # largest : smallest class count above which selection is on ma
 
 
 def imbalance(labels: list[str]) -> float:
+    """Largest : smallest class count (1.0 for no labels: a zeroshot run)."""
     counts = Counter(labels)
-    return max(counts.values()) / min(counts.values())
+    return max(counts.values()) / min(counts.values()) if counts else 1.0
 
 
 def balanced_weights(train_labels: list[str], labels: list[str]) -> list[float]:

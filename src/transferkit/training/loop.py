@@ -126,7 +126,7 @@ class TrainingLoop:
 
     def __init__(self, model, train_items: list[dict], collate: Callable, settings: LoopSettings,
                  score_dev: Callable[[torch.nn.Module], float] | None = None, description: str = "train",
-                 checkpoints=None, loss: Callable | None = None):
+                 checkpoints=None, loss: Callable | None = None, sampler=None):
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
@@ -142,8 +142,10 @@ class TrainingLoop:
         self.precision = resolve_mixed_precision(settings.mixed_precision, device)
         cpu = device.type == "cpu"
         self.accelerator = Accelerator(cpu=cpu, mixed_precision=self.precision)
+        # `sampler`: batches of item indices, with an `epoch` the loop sets at each pass
+        # (length-grouped random batches unless the strategy draws its own)
         lengths = [len(item["input_ids"]) for item in train_items]
-        self.sampler = LengthGroupedBatchSampler(lengths, settings.batch_size, settings.seed)
+        self.sampler = sampler or LengthGroupedBatchSampler(lengths, settings.batch_size, settings.seed)
         loader = DataLoader(train_items, batch_sampler=self.sampler, collate_fn=collate)
         optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr)
         self.model, self.optimizer, self.loader = self.accelerator.prepare(model, optimizer, loader)
@@ -303,8 +305,9 @@ class TrainingLoop:
 
 def train_loop(model, train_items: list[dict], collate: Callable, settings: LoopSettings,
                score_dev: Callable[[torch.nn.Module], float] | None = None, description: str = "train",
-               checkpoints=None, loss: Callable | None = None) -> LoopResult:
+               checkpoints=None, loss: Callable | None = None, sampler=None) -> LoopResult:
     """Train `model` in place (see `TrainingLoop.run`); with `checkpoints`, save its state
     for `--resume` and, resuming, start from the saved one; `loss(model, batch)` replaces
-    the model's own loss (a class-weighted one)."""
-    return TrainingLoop(model, train_items, collate, settings, score_dev, description, checkpoints, loss).run()
+    the model's own loss (a class-weighted one); `sampler` draws the batches (a
+    contrastive strategy's class-balanced ones)."""
+    return TrainingLoop(model, train_items, collate, settings, score_dev, description, checkpoints, loss, sampler).run()

@@ -1,0 +1,58 @@
+"""`--strategy auto`, the default: the strategy a run uses, chosen from its training data
+before anything is written, and recorded with the reason (metrics.json `auto`, the CLI's
+`note:` line); config.yaml holds the strategy chosen, so the run repeats exactly.
+
+For classify the rule is on the labels per class (the smallest class of the training
+split, after `--labels-per-class`): contrastive tuning below `FEW_LABELS` per class, plain
+fine-tuning from there on, `zeroshot` with none. The threshold is where the learning
+curves measured on dev data cross (bench/results/contrastive_recipe.md); the number of
+classes and the text lengths did not move the crossing in those measurements, so the
+rule does not read them. The other tasks have one trained recipe, `finetune`.
+
+Options the user gave narrow the choice to the strategies they apply to (`--epochs`
+rules out `features`), so `auto` never picks a strategy that would refuse them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from transferkit.errors import UserError
+
+FEW_LABELS = 150  # labels per class below which contrastive beats finetune on dev data
+
+
+def preference(task: str, per_class: int | None) -> tuple[list[str], str]:
+    """The strategies in order of preference for a run, and why the first leads."""
+    if task != "classify":
+        return ["finetune"], f"finetune is the trained recipe for {task}"
+    if per_class == 0:
+        return ["zeroshot"], "no training labels (--labels-per-class 0)"
+    if per_class < FEW_LABELS:
+        return ["contrastive", "finetune", "features"], f"{per_class} labels per class < {FEW_LABELS}"
+    return ["finetune", "contrastive", "features"], f"{per_class} labels per class >= {FEW_LABELS}"
+
+
+def choose(task, cfg, given: set[str]) -> tuple[str, str]:
+    """(strategy, because) for `cfg`, whose strategy is `auto`; reads the training split."""
+    from transferkit.config import GROUP_OF, RunOptions
+
+    per_class = None
+    if task.name == "classify":
+        if cfg.labels_per_class is not None:
+            per_class = cfg.labels_per_class
+        else:
+            train = task.read_labelled(cfg.train, cfg)
+            per_class = min(Counter(train.labels).values())
+    ranked, because = preference(task.name, per_class)
+    options = {name for name in given if name in GROUP_OF and GROUP_OF[name] is not RunOptions}
+    for strategy in ranked:
+        if all(GROUP_OF[name].applies(task.name, strategy) for name in options):
+            return strategy, because if strategy == ranked[0] else f"{because}, but {ranked[0]} takes no {_flags(options, task.name, ranked[0])}"
+    raise UserError("--strategy", f"auto would choose {ranked[0]} ({because}), which takes no {_flags(options, task.name, ranked[0])}; name a --strategy")
+
+
+def _flags(options: set[str], task: str, strategy: str) -> str:
+    from transferkit.config import GROUP_OF, flag
+
+    return ", ".join(flag(name) for name in sorted(options) if not GROUP_OF[name].applies(task, strategy))
