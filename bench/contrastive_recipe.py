@@ -187,7 +187,10 @@ def main() -> None:
     parser.add_argument("--budgets", default="8,64")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--variants", default="pairs20,supcon")
+    parser.add_argument("--check-anchor-rule", type=int, metavar="DRAWS", help="only count how often --label-anchors auto turns on over DRAWS seeds of the training splits")
     args = parser.parse_args()
+    if args.check_anchor_rule:
+        return check_anchor_rule(args)
     torch.set_num_threads(torch.get_num_threads())
     work = Path(tempfile.mkdtemp(prefix="contrastive-recipe-"))
     trec_train, trec_dev = trec_split(work)
@@ -227,6 +230,30 @@ def main() -> None:
     for cell in cells:
         cell["command"] = command
     record(cells)
+
+
+def check_anchor_rule(args) -> None:
+    """How often `--label-anchors auto` turns anchors on, over draws of K per class from the
+    training splits alone (the frozen encoder; no dev or test data is read)."""
+    from transferkit.inference import Runtime
+    from transferkit.strategies.contrastive import anchors_decision
+    from transferkit.strategies.features import Encoder
+
+    encoder = Encoder(resolve_model("minilm"), "mean", 128, Runtime.create("cpu"), normalize=True)
+    lines = ["# How often `--label-anchors auto` turns anchors on", "",
+             f"Command: `.venv/bin/python bench/contrastive_recipe.py --check-anchor-rule {args.check_anchor_rule} --datasets {args.datasets} "
+             f"--budgets {args.budgets}` · K per class drawn from the training splits with seeds 0–{args.check_anchor_rule - 1} · model minilm.", "",
+             "| data | labels per class | anchors on |", "|---|---|---|"]
+    for dataset in args.datasets.split(","):
+        train = DATASETS / dataset / "train.csv"
+        for k in [int(b) for b in args.budgets.split(",")]:
+            on = 0
+            for seed in range(args.check_anchor_rule):
+                cfg = TrainConfig(train=str(train), strategy="contrastive", labels_per_class=k, seed=seed)
+                data = get_task("classify").load_data(cfg)
+                on += anchors_decision("auto", encoder, data.labels, data)[0]
+            lines.append(f"| {dataset} | {k} | {on} of {args.check_anchor_rule} draws |")
+    write_results("contrastive_anchor_rule", "\n".join(lines) + "\n", {"lines": lines})
 
 
 def record(cells: list[dict]) -> None:

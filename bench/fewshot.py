@@ -105,8 +105,8 @@ def report(args, seeds: list[int], cells: list[dict]) -> None:
         f"--seeds {args.seeds}` · data: `{shown(DATASETS)}/sst2`, `…/trec`, MR as the demo splits it (train and test only; K per "
         f"class drawn from train with each seed) · model minilm, default options · machine: {machine()}.",
         "Wall seconds: the whole `train` call (training, and predicting the test split), mean over seeds. "
-        "vs SetFit: the difference in mean accuracy (points) and the ratio of wall seconds, same subsets, same run "
-        "(over the seeds both have; a cell with fewer seeds than asked was stopped).",
+        "vs SetFit: the difference in mean accuracy (points) and the ratio of wall seconds, same subsets, same run, "
+        "each side's mean over its own seeds (a cell with fewer seeds than asked was stopped).",
         "",
         "| data | labels per class | strategy | test accuracy (mean ± std) | seeds | wall s | vs SetFit: points | vs SetFit: time |",
         "|---|---|---|---|---|---|---|---|",

@@ -36,7 +36,8 @@ def test_tfidf_run_directory_has_the_documented_layout(sentiment, tmp_path):
     assert not list(tmp_path.glob(".run*"))  # no staging leftovers
 
 
-def test_features_second_run_reuses_the_embedding_cache(sentiment, tmp_path):
+def test_features_second_run_reuses_the_embedding_cache(sentiment, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRANSFERKIT_CACHE", str(tmp_path / "cache"))  # empty: other tests embed these texts too
     first = api.train(config(sentiment, tmp_path, strategy="features"))
     assert first["train"]["feature_cache"] == {"hits": 0, "misses": 2}
     assert first["test"]["accuracy"] >= 0.8  # the adjectives carry the label

@@ -358,7 +358,7 @@ class TrainingOptions(OptionGroup):
 
     APPLIES_TO = {"strategy": TRANSFORMER}
     epochs: int | None = _opt(None, "Training epochs.", recipe=True)
-    max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs).")
+    max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs). contrastive's default: 40, growing as the square root of the labels past about 128 texts, at most 200.")
     lr: float | None = _opt(None, "Peak learning rate.", bounds=POSITIVE, recipe=True)
     batch_size: int | None = _opt(None, "Training batch size.", recipe=True)
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it.", bounds=Bounds(0, 1, low_open=True), recipe=True)
