@@ -79,7 +79,9 @@ class BalancedBatchSampler:
 
 
 def mean_pooled(model, batch):
-    hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    """Mean of the token vectors under the attention mask; every model input of the batch
+    is passed (token types too, for text pairs), as the `features` encoder passes them."""
+    hidden = model(**{k: v for k, v in batch.items() if k != "labels"}).last_hidden_state
     mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
