@@ -10,7 +10,11 @@ Variants (`NAME` in VARIANTS): `pairs20` is SetFit's recipe (cosine-similarity r
 over 20 rounds of pairs per text, batch 16); the `supcon*` variants are supervised
 contrastive learning (Khosla et al. 2020) over class-balanced batches, where one forward
 pass of B texts yields B(B-1) comparisons, so the same accuracy costs far fewer encoder
-passes; `+anchors` adds each label's name to every batch as a text of its class.
+passes; `+anchors` adds each label's name to every batch as a text of its class;
+`-auto` takes the strategy's step rule (`contrastive_steps`), `-70`, `-160p` fixed steps;
+`+e2e` adds cross-entropy steps of the encoder and a head started from the logistic fit.
+Variants with `posthoc` also score, on the same tuned encoder, the heads of `POSTHOC_HEADS`
+on the weights of `POSTHOC_ALPHAS` (rows `variant [head/wiseALPHA]`).
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class Variant:
     anchors: bool = False
     normalize: bool = True  # head on unit vectors (else standardised features)
     head_prior: bool = False  # the head also sees each label's name as a training text of its class
+    e2e_steps: int = 0  # then this many cross-entropy steps of the encoder and a head started from the logistic fit
+    posthoc: bool = False  # also score other heads (C rules) and a weight average with the untuned encoder (`POSTHOC`)
 
 
 VARIANTS = {
@@ -65,7 +71,20 @@ VARIANTS = {
     "supcon-80+anchors": Variant("supcon", steps=80, batch=32, lr=5e-5, anchors=True),
     "supcon+anchors+prior": Variant("supcon", batch=32, lr=5e-5, anchors=True, head_prior=True),
     "supcon-std": Variant("supcon", batch=32, lr=5e-5, normalize=False),
+    "supcon-auto": Variant("supcon", steps=0, batch=32, lr=5e-5, posthoc=True),
+    "supcon-auto+anchors": Variant("supcon", steps=0, batch=32, lr=5e-5, anchors=True, posthoc=True),
+    "supcon-70": Variant("supcon", steps=70, batch=32, lr=5e-5, posthoc=True),  # the square-root rule's steps for 384 texts
+    "supcon-70+e2e": Variant("supcon", steps=70, batch=32, lr=5e-5, e2e_steps=40, posthoc=True),
+    "supcon-160p": Variant("supcon", steps=160, batch=32, lr=5e-5, posthoc=True),
+    "supcon-280p": Variant("supcon", steps=280, batch=32, lr=5e-5, posthoc=True),
+    "supcon-auto+e2e": Variant("supcon", steps=0, batch=32, lr=5e-5, e2e_steps=40, posthoc=True),
+    "supcon-auto+anchors+e2e": Variant("supcon", steps=0, batch=32, lr=5e-5, anchors=True, e2e_steps=40, posthoc=True),
 }
+# The heads `posthoc` variants also score on one tuned encoder: C by cross-validation with
+# ties going to the smallest C (fit_head's rule) or to the largest, or a fixed C; each on the
+# tuned weights (`wise1`) and on their average with the untuned ones (`wise0.5`).
+POSTHOC_HEADS = ("cv", "cvmax", "C1", "C10", "hybrid-cv", "hybrid-C10")
+POSTHOC_ALPHAS = (1.0, 0.5)
 
 
 def trec_split(work: Path) -> tuple[Path, Path]:
@@ -125,6 +144,24 @@ def balanced_batches(labels: list[int], batch: int, steps: int, seed: int) -> li
     return out
 
 
+def sample_pairs(labels: list[int], rounds: int, seed: int) -> list[tuple[int, int, float]]:
+    """SetFit's pairs, (i, j, target): per round and text, one partner of its class (1.0)
+    and one of another class (0.0)."""
+    rng = random.Random(seed)
+    by_label: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    pairs = []
+    for _ in range(rounds):
+        for i, label in enumerate(labels):
+            mates = [j for j in by_label[label] if j != i]
+            if mates:
+                pairs.append((i, rng.choice(mates), 1.0))
+            pairs.append((i, rng.choice([j for j in range(len(labels)) if labels[j] != label]), 0.0))
+    rng.shuffle(pairs)
+    return pairs
+
+
 def tune(variant: Variant, texts: list[str], labels: list[int], names: list[str], seed: int):
     from transformers import AutoModel, AutoTokenizer
 
@@ -133,12 +170,12 @@ def tune(variant: Variant, texts: list[str], labels: list[int], names: list[str]
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModel.from_pretrained(path, dtype=torch.float32)
     if variant.loss == "pairs":
-        from transferkit.strategies.contrastive import sample_pairs
-
-        pairs = sample_pairs([str(y) for y in labels], variant.rounds, 10**9, seed)
+        pairs = sample_pairs(labels, variant.rounds, seed)
         steps = math.ceil(len(pairs) / variant.batch)
     else:
-        steps = variant.steps
+        from transferkit.strategies.contrastive import contrastive_steps
+
+        steps = variant.steps or contrastive_steps(len(texts), variant.batch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=variant.lr, weight_decay=0.01)
     warmup = max(1, int(0.1 * steps))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (steps - s) / (steps - warmup)))
@@ -165,7 +202,81 @@ def tune(variant: Variant, texts: list[str], labels: list[int], names: list[str]
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
+    if variant.e2e_steps:
+        end_to_end(model, tokenizer, texts, labels, variant, seed)
     return model.eval(), tokenizer, time.perf_counter() - started, steps
+
+
+def end_to_end(model, tokenizer, texts: list[str], labels: list[int], variant: Variant, seed: int) -> None:
+    """Cross-entropy steps of the encoder and a linear head on its unit vectors, the head
+    started from the logistic fit (C by cross-validation, ties to the largest C)."""
+    y = np.array(labels)
+    head = cv_head(embed(model.eval(), tokenizer, texts, True), y, seed, "cvmax")
+    classes = int(y.max()) + 1
+    linear = torch.nn.Linear(model.config.hidden_size, classes)
+    with torch.no_grad():
+        coef, intercept = torch.tensor(head.coef_, dtype=torch.float32), torch.tensor(head.intercept_, dtype=torch.float32)
+        if classes == 2:  # the binary logistic fit as two softmax rows
+            coef, intercept = torch.cat([torch.zeros_like(coef), coef]), torch.cat([torch.zeros_like(intercept), intercept])
+        linear.weight.copy_(coef)
+        linear.bias.copy_(intercept)
+    params = list(model.parameters()) + list(linear.parameters())
+    optimizer = torch.optim.AdamW(params, lr=2e-5, weight_decay=0.01)
+    rng = random.Random(seed)
+    model.train()
+    for _ in range(variant.e2e_steps):
+        rows = rng.sample(range(len(texts)), min(16, len(texts)))
+        z = torch.nn.functional.normalize(pooled(model, padded(tokenizer, [texts[i] for i in rows])), dim=-1)
+        loss = torch.nn.functional.cross_entropy(linear(z), torch.tensor([labels[i] for i in rows]))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+
+
+def cv_head(X: np.ndarray, y: np.ndarray, seed: int, rule: str):
+    """A logistic fit whose C is chosen by `rule`: `cv`/`cvmax` by 5-fold cross-validation
+    with ties to the smallest/largest C, `C<value>` fixed; `hybrid-` heads see the unit
+    vectors beside the texts' unit-length TF-IDF word and bigram vectors (X is then a pair)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    from transferkit.strategies.linear_head import C_GRID
+
+    def model(C: float) -> LogisticRegression:
+        return LogisticRegression(C=C, max_iter=3000, random_state=seed)
+
+    if rule.startswith("C"):
+        C = float(rule[1:])
+    else:
+        cv = StratifiedKFold(min(5, int(np.bincount(y).min())), shuffle=True, random_state=seed)
+        scores = np.array([cross_val_score(model(C), X, y, cv=cv).mean() for C in C_GRID])
+        best = np.flatnonzero(scores >= scores.max() - 1e-9)
+        C = C_GRID[best[-1] if rule == "cvmax" else best[0]]
+    return model(C).fit(X, y)
+
+
+def posthoc_scores(model, tokenizer, texts: list[str], y: list[int], dev_texts: list[str], gold: np.ndarray, seed: int) -> dict[str, float]:
+    """Dev accuracy of every `POSTHOC_HEADS` head on every `POSTHOC_ALPHAS` weight average."""
+    from transformers import AutoModel
+
+    untuned = AutoModel.from_pretrained(resolve_model("minilm"), dtype=torch.float32).state_dict()
+    tuned = {k: v.clone() for k, v in model.state_dict().items()}
+    scores = {}
+    for alpha in POSTHOC_ALPHAS:
+        model.load_state_dict({k: alpha * tuned[k] + (1 - alpha) * untuned[k] if tuned[k].is_floating_point() else tuned[k] for k in tuned})
+        X, X_dev = embed(model, tokenizer, texts, True), embed(model, tokenizer, dev_texts, True)
+        from scipy.sparse import csr_matrix, hstack
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(texts)
+        both = hstack([csr_matrix(X), words.transform(texts)]).tocsr(), hstack([csr_matrix(X_dev), words.transform(dev_texts)]).tocsr()
+        for rule in POSTHOC_HEADS:
+            train_X, test_X = both if rule.startswith("hybrid-") else (X, X_dev)
+            head = cv_head(train_X, np.array(y), seed, rule.removeprefix("hybrid-"))
+            scores[f"{rule}/wise{alpha:g}"] = float((head.predict(test_X) == gold).mean())
+    model.load_state_dict(tuned)
+    return scores
 
 
 @torch.no_grad()
@@ -202,7 +313,7 @@ def main() -> None:
         for k in [int(b) for b in args.budgets.split(",")]:
             for name in args.variants.split(","):
                 variant = VARIANTS[name]
-                scores, seconds = [], []
+                scores, seconds, posthoc = [], [], {}
                 for seed in seeds:
                     cfg = TrainConfig(train=str(train), test=str(dev), strategy="features", labels_per_class=k, seed=seed, output=str(work / "unused"))
                     data = get_task("classify").load_data(cfg)
@@ -215,21 +326,29 @@ def main() -> None:
                         X = np.concatenate([X, embed(model, tokenizer, names, variant.normalize)])
                         y_head = np.array(y + list(range(len(names))))
                     head = fit_head(X, y_head if variant.head_prior else np.array(y), seed=seed, standardize=not variant.normalize)
-                    X_test = embed(model, tokenizer, data.test.texts, variant.normalize)
+                    X_test = embed(model, tokenizer, data.tests[None].texts, variant.normalize)
                     predicted = head.predict_proba(X_test).argmax(1)
-                    gold = np.array([names.index(label) for label in data.test.labels])
+                    gold = np.array([names.index(label) for label in data.tests[None].labels])
                     scores.append(float((predicted == gold).mean()))
                     seconds.append(tuned + time.perf_counter() - started)
                     print(f"{dataset} k={k} {name} seed={seed}: dev {scores[-1]:.4f}, tuning {tuned:.0f} s over {steps} steps, C={head.C}", flush=True)
-                cells.append({"dataset": dataset, "labels_per_class": k, "variant": name, "accuracies": scores,
-                              "mean": statistics.mean(scores), "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-                              "seconds": statistics.mean(seconds)})
+                    if variant.posthoc:
+                        for key, score in posthoc_scores(model, tokenizer, data.train.texts, y, data.tests[None].texts, gold, seed).items():
+                            posthoc.setdefault(key, []).append(score)
+                        print({key: round(v[-1], 4) for key, v in posthoc.items()}, flush=True)
+                cells.append(summary(dataset, k, name, scores, seconds))
+                cells += [summary(dataset, k, f"{name} [{key}]", values, seconds) for key, values in posthoc.items()]
                 print(cells[-1], flush=True)
     command = (f".venv/bin/python bench/contrastive_recipe.py --datasets {args.datasets} --budgets {args.budgets} "
                f"--seeds {args.seeds} --variants {args.variants}")
     for cell in cells:
         cell["command"] = command
     record(cells)
+
+
+def summary(dataset: str, k: int, variant: str, scores: list[float], seconds: list[float]) -> dict:
+    return {"dataset": dataset, "labels_per_class": k, "variant": variant, "accuracies": scores,
+            "mean": statistics.mean(scores), "std": statistics.stdev(scores) if len(scores) > 1 else 0.0, "seconds": statistics.mean(seconds)}
 
 
 def check_anchor_rule(args) -> None:

@@ -16,6 +16,7 @@ K-per-class subsets, in the same run.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, shown, write_results  # noqa: E402
+from common import DATASETS, RESULTS, machine, shown, write_results  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -53,8 +54,8 @@ def setfit_accuracy(cfg: TrainConfig, work: Path) -> float:
     model = SetFitModel.from_pretrained(resolve_model("minilm"))
     args = TrainingArguments(batch_size=16, num_iterations=20, num_epochs=1, seed=cfg.seed, output_dir=str(work / "setfit"), save_strategy="no")
     Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": data.train.texts, "label": data.train.labels})).train()
-    predicted = model.predict(data.test.texts)
-    return sum(p == g for p, g in zip(predicted, data.test.labels)) / len(data.test.labels)
+    predicted = model.predict(data.tests[None].texts)
+    return sum(p == g for p, g in zip(predicted, data.tests[None].labels)) / len(data.tests[None].labels)
 
 
 def main() -> None:
@@ -64,56 +65,77 @@ def main() -> None:
     parser.add_argument("--budgets", default="8")
     parser.add_argument("--seeds", default="0,1,2,3,4")
     args = parser.parse_args()
+    command = (f".venv/bin/python bench/fewshot.py --datasets {args.datasets} --strategies {args.strategies} "
+               f"--budgets {args.budgets} --seeds {args.seeds}")
     work = Path(tempfile.mkdtemp(prefix="fewshot-bench-"))
-    seeds = [int(s) for s in args.seeds.split(",")]
-    cells = []
+    results = earlier_results()
     for dataset in args.datasets.split(","):
         folder = data_folder(dataset, work)
         for k in [int(b) for b in args.budgets.split(",")]:
             for strategy in args.strategies.split(","):
-                cell = {"dataset": dataset, "labels_per_class": k, "strategy": strategy, "accuracies": [], "walls": []}
-                cells.append(cell)
-                for seed in seeds:
+                for seed in [int(s) for s in args.seeds.split(",")]:
                     started = time.perf_counter()
                     cfg = TrainConfig(train=str(folder / "train.csv"), test=str(folder / "test.csv"), strategy="tfidf" if strategy == "setfit" else strategy,
                                       labels_per_class=k, seed=seed, output=str(work / f"{dataset}-{k}-{strategy}-{seed}"))
-                    cell["accuracies"].append(setfit_accuracy(cfg, work) if strategy == "setfit" else api.train(cfg)["test"]["accuracy"])
-                    cell["walls"].append(time.perf_counter() - started)
-                    summarise(cell)
-                    report(args, seeds, cells)  # after every seed: a stopped run keeps what it measured
-                print(cell, flush=True)
+                    accuracy = setfit_accuracy(cfg, work) if strategy == "setfit" else api.train(cfg)["test"]["accuracy"]
+                    results[(dataset, k, strategy, seed)] = {"dataset": dataset, "labels_per_class": k, "strategy": strategy, "seed": seed,
+                                                             "accuracy": accuracy, "wall_seconds": time.perf_counter() - started, "command": command}
+                    print(results[(dataset, k, strategy, seed)], flush=True)
+                    report(list(results.values()))  # after every seed: a stopped run keeps what it measured
 
 
-def summarise(cell: dict) -> None:
-    scores = cell["accuracies"]
-    cell.update(mean=statistics.mean(scores), std=statistics.stdev(scores) if len(scores) > 1 else 0.0, wall_seconds=statistics.mean(cell["walls"]))
+def earlier_results() -> dict:
+    """The per-seed results already in bench/results/fewshot.json: a run adds its cells and
+    replaces the seeds it measures again, so a table can be completed seed by seed."""
+    path = RESULTS / "fewshot.json"
+    rows = json.loads(path.read_text()).get("results", []) if path.is_file() else []
+    return {(r["dataset"], r["labels_per_class"], r["strategy"], r["seed"]): r for r in rows}
 
 
-def report(args, seeds: list[int], cells: list[dict]) -> None:
+def cells_of(results: list[dict]) -> list[dict]:
+    """Mean ± standard deviation of accuracy and mean wall seconds per (data, budget, method)."""
+    grouped: dict[tuple, list[dict]] = {}
+    for r in sorted(results, key=lambda r: (r["dataset"], r["labels_per_class"], r["strategy"], r["seed"])):
+        grouped.setdefault((r["dataset"], r["labels_per_class"], r["strategy"]), []).append(r)
+    cells = []
+    for (dataset, k, strategy), rows in grouped.items():
+        scores = [r["accuracy"] for r in rows]
+        cells.append({"dataset": dataset, "labels_per_class": k, "strategy": strategy, "seeds": [r["seed"] for r in rows],
+                      "mean": statistics.mean(scores), "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                      "wall_seconds": statistics.mean(r["wall_seconds"] for r in rows), "commands": sorted({r["command"] for r in rows})})
+    return cells
+
+
+def report(results: list[dict]) -> None:
+    cells = cells_of(results)
+    commands = sorted({c for cell in cells for c in cell["commands"]})
     setfit = {(c["dataset"], c["labels_per_class"]): c for c in cells if c["strategy"] == "setfit"}
-    for c in cells:
-        anchor = setfit.get((c["dataset"], c["labels_per_class"]))
-        c["vs_setfit"] = None if anchor is None else {"points": 100 * (c["mean"] - anchor["mean"]), "time_ratio": c["wall_seconds"] / anchor["wall_seconds"]}
 
     def versus(c: dict) -> str:
-        return " | " if c["vs_setfit"] is None or c["strategy"] == "setfit" else f"{c['vs_setfit']['points']:+.1f} | {c['vs_setfit']['time_ratio']:.2f}"
+        anchor = setfit.get((c["dataset"], c["labels_per_class"]))
+        if anchor is None or c["strategy"] == "setfit":
+            return " | "
+        return f"{100 * (c['mean'] - anchor['mean']):+.1f} | {c['wall_seconds'] / anchor['wall_seconds']:.2f}"
 
     lines = [
         "# Few labels, no dev set",
         "",
-        f"Command: `.venv/bin/python bench/fewshot.py --datasets {args.datasets} --strategies {args.strategies} --budgets {args.budgets} "
-        f"--seeds {args.seeds}` · data: `{shown(DATASETS)}/sst2`, `…/trec`, MR as the demo splits it (train and test only; K per "
-        f"class drawn from train with each seed) · model minilm, default options · machine: {machine()}.",
+        f"Data: `{shown(DATASETS)}/sst2`, `…/trec`, MR as the demo splits it (train and test only; K per class drawn from train "
+        f"with each seed, the same subsets for every method) · model minilm, default options · machine: {machine()}.",
         "Wall seconds: the whole `train` call (training, and predicting the test split), mean over seeds. "
-        "vs SetFit: the difference in mean accuracy (points) and the ratio of wall seconds, same subsets, same run, "
-        "each side's mean over its own seeds (a cell with fewer seeds than asked was stopped).",
+        "vs SetFit: the difference in mean accuracy (points) and the ratio of wall seconds on the same subsets, "
+        "each side's mean over its own seeds. Runs: the commands below that measured the row's seeds.",
         "",
-        "| data | labels per class | strategy | test accuracy (mean ± std) | seeds | wall s | vs SetFit: points | vs SetFit: time |",
-        "|---|---|---|---|---|---|---|---|",
-        *[f"| {c['dataset']} | {c['labels_per_class']} | {c['strategy']} | {c['mean']:.3f} ± {c['std']:.3f} | {len(c['accuracies'])} | "
-          f"{c['wall_seconds']:.0f} | {versus(c)} |" for c in cells],
+        "| data | labels per class | strategy | test accuracy (mean ± std) | seeds | wall s | vs SetFit: points | vs SetFit: time | runs |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[f"| {c['dataset']} | {c['labels_per_class']} | {c['strategy']} | {c['mean']:.3f} ± {c['std']:.3f} | {','.join(map(str, c['seeds']))} | "
+          f"{c['wall_seconds']:.0f} | {versus(c)} | {','.join(str(commands.index(x) + 1) for x in c['commands'])} |" for c in cells],
+        "",
+        "Commands:",
+        "",
+        *[f"{n}. `{command}`" for n, command in enumerate(commands, start=1)],
     ]
-    write_results("fewshot", "\n".join(lines) + "\n", {"machine": machine(), "seeds": seeds, "cells": cells})
+    write_results("fewshot", "\n".join(lines) + "\n", {"machine": machine(), "results": results, "cells": cells})
 
 if __name__ == "__main__":
     main()

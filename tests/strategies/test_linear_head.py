@@ -28,3 +28,10 @@ def test_without_dev_uses_cross_validation_or_a_default():
     X, y = blobs(2)
     assert fit_head(X, y).selection == "5-fold cross-validation"
     assert fit_head(X[:3], np.array([0, 1, 0])).selection.startswith("default")
+
+
+def test_a_fixed_C_stands_in_for_cross_validation_only_without_dev():
+    X, y = blobs(3)
+    fixed = fit_head(X, y, without_dev_C=3.0)
+    assert (fixed.C, fixed.selection) == (3.0, "fixed (no dev data)")
+    assert fit_head(X, y, X[:20], y[:20], without_dev_C=3.0).selection == "dev accuracy"

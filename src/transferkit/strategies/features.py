@@ -103,10 +103,10 @@ class Features(HeadOnEncoder):
 STRATEGIES = {"features": Features()}
 
 
-def head_on_encoder(encoder: Encoder, task, cfg, data, model_dir: Path, reference: str) -> LinearHead:
+def head_on_encoder(encoder: Encoder, task, cfg, data, model_dir: Path, reference: str, without_dev_C: float | None = None) -> LinearHead:
     """A logistic head fitted on `encoder`'s vectors of the training texts (regularisation on
-    dev, else by cross-validation), saved into `model_dir` with the `encoder.json` that
-    names the encoder by `reference` for `FeaturesPredictor`."""
+    dev, else `without_dev_C` or by cross-validation), saved into `model_dir` with the
+    `encoder.json` that names the encoder by `reference` for `FeaturesPredictor`."""
     labels = data.labels
     y = np.array([labels.index(label) for label in data.train.labels])
     X = encoder.embed(data.train.texts, data.train.pairs, progress="embed train")
@@ -114,7 +114,7 @@ def head_on_encoder(encoder: Encoder, task, cfg, data, model_dir: Path, referenc
     if data.dev is not None:
         X_dev = encoder.embed(data.dev.texts, data.dev.pairs, progress="embed dev")
         y_dev = np.array([labels.index(label) for label in data.dev.labels])
-    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, standardize=not encoder.normalize, **head_options(task, cfg, data))
+    head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, standardize=not encoder.normalize, without_dev_C=without_dev_C, **head_options(task, cfg, data))
     head.save(model_dir)
     save_encoder_info(model_dir, encoder, reference)
     return head

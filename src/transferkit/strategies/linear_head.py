@@ -64,10 +64,11 @@ class LinearHead:
 
 
 def fit_head(X, y: np.ndarray, X_dev=None, y_dev=None, seed: int = 0, standardize: bool = True,
-             class_weight: str | None = None, metric: str = "accuracy") -> LinearHead:
-    """Fit on (X, y) with C chosen by the dev score, else by stratified k-fold CV, else 1.0.
-    `class_weight="balanced"` weighs each class inversely to its frequency (scikit-learn's
-    rule); `metric` ("accuracy" or "macro_f1") is what chooses C."""
+             class_weight: str | None = None, metric: str = "accuracy", without_dev_C: float | None = None) -> LinearHead:
+    """Fit on (X, y) with C chosen by the dev score, else `without_dev_C` where given, else
+    by stratified k-fold CV, else 1.0. `class_weight="balanced"` weighs each class inversely
+    to its frequency (scikit-learn's rule); `metric` ("accuracy" or "macro_f1") is what
+    chooses C."""
     mean = scale = None
     if standardize:
         mean = X.mean(axis=0)
@@ -88,6 +89,8 @@ def fit_head(X, y: np.ndarray, X_dev=None, y_dev=None, seed: int = 0, standardiz
     if X_dev is not None and len(y_dev):
         scores = [dev_score(model(C).fit(X, y)) for C in C_GRID]
         C, selection = C_GRID[int(np.argmax(scores))], f"dev {named}"
+    elif without_dev_C is not None:
+        C, selection = without_dev_C, "fixed (no dev data)"
     else:
         folds = min(5, int(np.bincount(y).min()))
         if folds >= 2:
