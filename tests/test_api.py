@@ -232,3 +232,25 @@ def test_every_task_draws_a_label_budget(ner_files, tmp_path):
     assert metrics["train"]["labelled_examples"] == 20 and metrics["test"]["sentences"] == 30
     with pytest.raises(UserError, match="--train-examples: applies to --task ner, qa, lm, not classify"):
         api.train(TrainConfig(train=str(ner_files["train"]), output=str(tmp_path / "other"), train_examples=20))
+
+
+def test_named_test_sets_are_scored_and_written_one_by_one(sentiment, tmp_path):
+    run = tmp_path / "run"
+    metrics = api.train(config(sentiment, tmp_path, strategy="tfidf", test=[f"en={sentiment['test']}", f"de-news={sentiment['dev']}"]))
+    assert list(metrics["test"]) == ["en", "de-news"]
+    assert metrics["test"]["en"]["language"] == "en" and metrics["test"]["de-news"]["language"] == "de"
+    for name, path in (("en", sentiment["test"]), ("de-news", sentiment["dev"])):
+        again = api.evaluate(str(run), str(path))
+        assert metrics["test"][name]["accuracy"] == again["accuracy"]
+        assert len((run / "predictions" / f"test-{name}.jsonl").read_text().splitlines()) == len(path.read_text().splitlines()) - 1
+    assert sorted(p.name for p in (run / "predictions").iterdir()) == ["test-de-news.jsonl", "test-en.jsonl"]
+    saved = yaml.safe_load((run / "config.yaml").read_text())["test"]
+    assert saved == [f"en={sentiment['test'].resolve()}", f"de-news={sentiment['dev'].resolve()}"]
+    assert TrainConfig.from_yaml(str(run / "config.yaml")).test == saved
+
+
+def test_evaluate_scores_qa_answers_by_the_language_given(qa_run, qa_files):
+    assert api.evaluate(str(qa_run), str(qa_files["test"]))["language"] == "en"  # detected from the contexts
+    assert api.evaluate(str(qa_run), str(qa_files["test"]), language="de")["language"] == "de"
+    with pytest.raises(UserError, match="expected a language code"):
+        api.evaluate(str(qa_run), str(qa_files["test"]), language="German")

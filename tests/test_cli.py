@@ -192,7 +192,7 @@ def test_an_option_of_another_task_or_strategy_is_one_line_exit_2(cli, sentiment
 def test_models_list(cli):
     status, out, _ = cli("models", "list")
     states = {line.split(maxsplit=1)[0]: line.split(maxsplit=1)[1] for line in out.splitlines() if not line.startswith(" ")}
-    assert status == 0 and states == {"minilm": "installed", "smollm2-135m": "installed"}  # both ship with `make test`
+    assert status == 0 and states == {"minilm": "installed", "smollm2-135m": "installed", "multilingual-e5-small": "installed"}  # all ship with `make test`
 
 
 def test_verbose_shows_the_traceback(cli, tmp_path):
@@ -385,3 +385,17 @@ def test_question_applies_to_qa_runs_only(cli, sentiment, tmp_path):
     status, out, err = cli("predict", tmp_path / "run", "--question", "is it good?")
     assert status == 2 and out == ""
     assert err == f"error: --question: applies to qa runs; {tmp_path / 'run'} is a classify run\n"
+
+
+@pytest.mark.parametrize("tests, expected", [
+    (["test", "dev"], "several test sets need a name each"),
+    (["en=test", "en=dev"], "the test set name 'en' is given twice"),
+])
+def test_test_sets_without_names_or_with_one_name_twice_are_one_line_exit_2(cli, sentiment, tmp_path, tests, expected):
+    flags = []
+    for t in tests:
+        name, _, split = t.rpartition("=")
+        flags += ["--test", (f"{name}=" if name else "") + str(sentiment[split])]
+    status, _, err = cli("train", "--strategy", "tfidf", "--train", sentiment["train"], "--output", tmp_path / "run", *flags)
+    assert status == 2 and err.startswith("error: --test: ") and expected in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()

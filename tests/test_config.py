@@ -155,3 +155,18 @@ def test_config_yaml_stores_input_paths_absolute_so_it_reproduces_from_anywhere(
     Word2VecConfig(corpus=["a.txt", "b.txt"], output="out").to_yaml(tmp_path / "config.yaml")
     monkeypatch.chdir("/")
     assert Word2VecConfig.from_yaml(str(tmp_path / "config.yaml")).corpus == [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]
+
+
+def test_test_sets_are_named_or_one_plain_file(tmp_path):
+    from transferkit.config import language_of, test_sets
+
+    assert test_sets(["data/test.csv"]) == [(None, "data/test.csv")]
+    assert test_sets(["en=a.tsv", "zh-web=b.tsv"]) == [("en", "a.tsv"), ("zh-web", "b.tsv")]
+    odd = tmp_path / "x=y.csv"
+    odd.write_text("text,label\n")
+    assert test_sets([str(odd)]) == [(None, str(odd))]  # a file of that name is a file
+    with pytest.raises(UserError, match="several test sets need a name each"):
+        test_sets(["a.csv", "b.csv"])
+    with pytest.raises(UserError, match="'en' is given twice"):
+        test_sets(["en=a.csv", "en=b.csv"])
+    assert [language_of(n) for n in ("de", "zh-news", "EN_web", "news", None)] == ["de", "zh", "en", None, None]

@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from transferkit.config import GROUP_OF, TrainConfig
+from transferkit.config import GROUP_OF, TrainConfig, language_of, test_sets
 from transferkit.errors import Terminated, UserError
 from transferkit.progress import note, status
 from transferkit.recipes import AUTO
@@ -80,7 +80,7 @@ def train(cfg: TrainConfig, given: frozenset[str] = frozenset()) -> dict:
     cfg.validate()  # the resolved values too (a --doc-stride against the recipe's --max-length)
     output = Path(cfg.output)
     task, strategy = get_task(cfg.task), get_strategy(cfg.strategy)
-    inputs = [cfg.train, cfg.dev, cfg.test, cfg.vectors, cfg.model if strategy.uses_pretrained_model else None]
+    inputs = [cfg.train, cfg.dev, *(path for _, path in test_sets(cfg.test)), cfg.vectors, cfg.model if strategy.uses_pretrained_model else None]
     publish = is_main_process()
     try:
         with staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs, resume=cfg.resume, resumable=resumable) as staging:
@@ -153,6 +153,7 @@ def _score(task, strategy, metric: str, cfg: TrainConfig, data, result, staging:
     """Write what prediction needs, load the model as `predict` would, and score dev and
     test; `metric` is the one that selected on dev (`Task.selection`)."""
     from transferkit.inference import Runtime
+    from transferkit.models.zoo import weights_note
 
     model_dir = staging / "model"
     write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **task.inference_settings(cfg), **result.learned)
@@ -161,12 +162,19 @@ def _score(task, strategy, metric: str, cfg: TrainConfig, data, result, staging:
         "task": cfg.task,
         "strategy": cfg.strategy,
         "model": cfg.model if model_path else None,
+        **({"model_weights": weights_note(cfg.model)} if model_path and weights_note(cfg.model) else {}),
         "labels": data.labels,
         "dev": task.score_split(predictor, data.dev, data.labels) if data.dev else None,
         "test": None,
     }
-    if data.test is not None:
-        metrics["test"] = task.score_split(predictor, data.test, data.labels, staging / "predictions" / "test.jsonl")
+    if None in data.tests:
+        metrics["test"] = task.score_split(predictor, data.tests[None], data.labels, staging / "predictions" / "test.jsonl")
+    elif data.tests:  # named test sets: one entry each, with the language its name gives
+        metrics["test"] = {
+            name: {**({"language": language_of(name)} if language_of(name) else {}),
+                   **task.score_split(predictor, split, data.labels, staging / "predictions" / f"test-{name}.jsonl")}
+            for name, split in data.tests.items()
+        }
     train = {
         "seconds": result.seconds,
         "examples": result.examples,
@@ -199,14 +207,18 @@ def _predictor(run_dir: str, info: dict, device: str, bf16: bool):
     return load_predictor(Path(run_dir) / "model", runtime)
 
 
-def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False) -> dict:
-    """Score a finished run on a labelled file, read with the run's data options."""
+def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, language: str | None = None) -> dict:
+    """Score a finished run on a labelled file, read with the run's data options; `language`
+    (a code such as de or zh) is recorded, and qa scores its answers by that language's rules."""
+    if language is not None and language_of(language) != language.lower():
+        raise UserError("--language", f"expected a language code such as en, de or zh, got {language!r}")
     info = read_info(run_dir)
     task = get_task(info["task"])
-    split = task.read_labelled(data, _run_config(run_dir))
+    split = task.read_test(data, _run_config(run_dir), language and language.lower())
     task.check_known(split, info["labels"])
     predictor = _predictor(run_dir, info, device, bf16)
-    return {"task": info["task"], "strategy": info["strategy"], "data": data, **task.score_split(predictor, split, info["labels"])}
+    given = {"language": language.lower()} if language else {}
+    return {"task": info["task"], "strategy": info["strategy"], "data": data, **given, **task.score_split(predictor, split, info["labels"])}
 
 
 def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None,

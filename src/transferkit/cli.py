@@ -120,13 +120,14 @@ bf16_option = click.option("--bf16", is_flag=True, help="Run the model in bfloat
 @app.command()
 @click.argument("run_dir")
 @click.option("--data", required=True, help="Labelled data file, with the run's column names.")
+@click.option("--language", help="The data's language code (de, zh, ...): recorded with the scores; qa scores answers by that language's rules (MLQA's; zh per character).")
 @device_option
 @bf16_option
-def evaluate(run_dir, data, device, bf16):
+def evaluate(run_dir, data, language, device, bf16):
     """Score a run on a labelled file; prints the metrics as JSON."""
     from transferkit import api
 
-    _print_json(api.evaluate(run_dir, data, device, bf16))
+    _print_json(api.evaluate(run_dir, data, device, bf16, language))
 
 
 @app.command()

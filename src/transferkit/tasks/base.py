@@ -20,7 +20,7 @@ class TaskData:
 
     train: Any
     dev: Any | None
-    test: Any | None
+    tests: dict[str | None, Any]  # by name (`--test NAME=PATH`); the one unnamed test set is None
     labels: list[str] | None
 
 
@@ -70,14 +70,20 @@ class Task(ABC):
 
     def load_data(self, cfg) -> TaskData:
         """Read and check every split, and draw the label budget, before any model loads."""
+        from transferkit.config import language_of, test_sets
+
         train = self.read_labelled(cfg.train, cfg)
         labels = self.labels_of(train)
         dev = self.read_labelled(cfg.dev, cfg) if cfg.dev else None
-        test = self.read_labelled(cfg.test, cfg) if cfg.test else None
-        for split in (dev, test):
+        tests = {name: self.read_test(path, cfg, language_of(name)) for name, path in test_sets(cfg.test)}
+        for split in (dev, *tests.values()):
             if split is not None:
                 self.check_known(split, labels)
-        return TaskData(self.draw_budget(train, cfg, labels), dev, test, labels)
+        return TaskData(self.draw_budget(train, cfg, labels), dev, tests, labels)
+
+    def read_test(self, path: str, cfg, language: str | None) -> Any:
+        """A test split; `language` is what its name says (qa scores by that language's rules)."""
+        return self.read_labelled(path, cfg)
 
     # --- transformer strategies ----------------------------------------------------------
     def load_tokenizer(self, model_path: str):

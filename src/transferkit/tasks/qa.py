@@ -15,6 +15,7 @@ from pathlib import Path
 from transferkit.data.sampling import pick, sample_indices
 from transferkit.data.squad import QASplit, read_qa_split
 from transferkit.errors import UserError
+from transferkit.evaluation.qa_metrics import LANGUAGES as QA_LANGUAGES
 from transferkit.evaluation.qa_metrics import detect_language, qa_metrics
 from transferkit.tasks.base import Request, Task, TaskData
 from transferkit.tasks.qa_windows import encode_windows
@@ -25,10 +26,16 @@ class QA(Task):
     primary_metric = dev_metric = "f1"
     auto_class = "AutoModelForQuestionAnswering"
 
-    def read_labelled(self, path: str, cfg) -> QASplit:
+    def read_labelled(self, path: str, cfg, language: str | None = None) -> QASplit:
+        """A split whose answers are scored by `language`'s rules: the one given (a test
+        set's name, `evaluate --language`), else --language, else detected from the contexts."""
         split = read_qa_split(path)
-        split.language = cfg.language if cfg.language != "auto" else detect_language(split.contexts)
+        language = language or (cfg.language if cfg.language != "auto" else None)
+        split.language = language if language in QA_LANGUAGES else detect_language(split.contexts)
         return split
+
+    def read_test(self, path: str, cfg, language: str | None) -> QASplit:
+        return self.read_labelled(path, cfg, language)
 
     def labels_of(self, train: QASplit) -> None:
         """Span prediction has no label set; the training data must hold some answer."""
