@@ -138,3 +138,23 @@ def test_a_precision_the_device_lacks_falls_back_with_a_warning(monkeypatch, cap
     assert capsys.readouterr().err == "warning: --mixed-precision fp16: no GPU here; training in float32\n"
     result = train_loop(tiny_model(), items(16), PadCollator(0), settings(epochs=1, mixed_precision="bf16"))
     assert result.mixed_precision == "no" and "--mixed-precision bf16: no GPU here" in capsys.readouterr().err
+
+
+def test_frozen_embeddings_and_lower_layers_stay_as_they_were_and_have_no_optimiser_state():
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(
+        vocab_size=20, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, num_labels=2,
+    ))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = train_loop(model, items(), PadCollator(0), settings(epochs=2, freeze_embeddings=True, freeze_layers=1))
+    after = model.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert not any(k.startswith(("bert.embeddings.", "bert.encoder.layer.0.")) for k in moved)
+    assert any(k.startswith("bert.encoder.layer.1.") for k in moved) and "classifier.weight" in moved
+    frozen = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("bert.embeddings.", "bert.encoder.layer.0.")))
+    assert result.trainable_parameters == sum(p.numel() for p in model.parameters()) - frozen
+
+
+def test_freezing_more_layers_than_the_model_has_is_an_error():
+    with pytest.raises(UserError, match="more than the model's 1 layers"):
+        train_loop(tiny_model(), items(), PadCollator(0), settings(epochs=1, freeze_layers=2))

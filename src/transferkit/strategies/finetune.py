@@ -46,6 +46,7 @@ class Finetune(Strategy):
             stats={
                 "epochs": settings.epochs, "lr": settings.lr, "layer_lr_decay": settings.layer_lr_decay,
                 "batch_size": settings.batch_size, "steps": result.steps, "best_step": result.best_step,
+                "trainable_parameters": result.trainable_parameters,
                 "best_weights": result.best_weights, "mixed_precision": result.mixed_precision,
                 "dev_history": result.history, **encoding,
             },

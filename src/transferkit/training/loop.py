@@ -43,6 +43,8 @@ class LoopSettings:
     max_steps: int | None = None  # exactly this many optimiser steps, overriding `epochs`
     weight_average: bool = False  # also score a moving average of the weights (callbacks.WeightAverage)
     device: str = "auto"
+    freeze_embeddings: bool = False  # the embedding layer stays as pretrained
+    freeze_layers: int = 0  # and so do the lowest N transformer layers
 
     @classmethod
     def from_config(cls, cfg, epochs: int) -> "LoopSettings":
@@ -52,6 +54,7 @@ class LoopSettings:
             weight_decay=cfg.weight_decay, evaluations=cfg.evaluations, patience=cfg.patience,
             mixed_precision=cfg.mixed_precision, layer_lr_decay=cfg.layer_lr_decay, max_steps=cfg.max_steps,
             weight_average=cfg.weight_average == "ema", device=cfg.device,
+            freeze_embeddings=cfg.freeze_embeddings, freeze_layers=cfg.freeze_layers,
         )
 
 
@@ -65,6 +68,7 @@ class LoopResult:
     best_weights: str | None = None  # "live", or the name of a callback's candidate that scored best ("average")
     mixed_precision: str = "no"  # the precision trained in (`auto` and what the device lacks resolved)
     history: list[dict] = field(default_factory=list)
+    trainable_parameters: int = 0
 
 
 @dataclass
@@ -97,13 +101,29 @@ def layer_depth(name: str, layers: int) -> int:
     return layers - int(match.group(1)) if match else 0
 
 
+def freeze(model: torch.nn.Module, settings: LoopSettings) -> int:
+    """Fix the embeddings and/or the lowest `freeze_layers` layers where the settings ask
+    (a multilingual encoder trained on one language keeps its other languages aligned, and
+    a frozen embedding matrix needs no optimiser state); returns the parameters left to train."""
+    layers = getattr(model.config, "num_hidden_layers", 0)
+    if settings.freeze_layers > layers:
+        raise UserError("--freeze-layers", f"{settings.freeze_layers} is more than the model's {layers} layers")
+    for name, param in model.named_parameters():
+        depth = layer_depth(name, layers)
+        if (depth == layers + 1 and settings.freeze_embeddings) or layers - settings.freeze_layers < depth <= layers:
+            param.requires_grad_(False)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def parameter_groups(model: torch.nn.Module, settings: LoopSettings) -> list[dict]:
-    """AdamW groups: no weight decay on biases and norms, and layer-wise learning-rate
-    decay (each layer down from the head gets `layer_lr_decay` times the rate above it),
-    which keeps the pretrained lower layers close to where they started."""
+    """AdamW groups of the parameters that train: no weight decay on biases and norms, and
+    layer-wise learning-rate decay (each layer down from the head gets `layer_lr_decay` times
+    the rate above it), which keeps the pretrained lower layers close to where they started."""
     layers = getattr(model.config, "num_hidden_layers", 0)
     groups: dict[tuple[int, bool], list] = {}
     for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
         groups.setdefault((layer_depth(name, layers), name.endswith(NO_DECAY)), []).append(param)
     return [
         {"params": params, "lr": settings.lr * settings.layer_lr_decay**depth, "weight_decay": 0.0 if no_decay else settings.weight_decay}
@@ -147,6 +167,7 @@ class TrainingLoop:
         lengths = [len(item["input_ids"]) for item in train_items]
         self.sampler = sampler or LengthGroupedBatchSampler(lengths, settings.batch_size, settings.seed)
         loader = DataLoader(train_items, batch_sampler=self.sampler, collate_fn=collate)
+        self.trainable = freeze(model, settings)
         optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr)
         self.model, self.optimizer, self.loader = self.accelerator.prepare(model, optimizer, loader)
         self.epochs, total = settings.epochs, settings.epochs * len(self.loader)
@@ -249,7 +270,7 @@ class TrainingLoop:
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
         model.eval()
-        return LoopResult(state.seconds, examples, state.steps, state.best_score, state.best_step, state.best_weights, self.precision, state.history)
+        return LoopResult(state.seconds, examples, state.steps, state.best_score, state.best_step, state.best_weights, self.precision, state.history, self.trainable)
 
     def _step(self, batch, bar) -> float:
         state, accelerator = self.state, self.accelerator
