@@ -43,8 +43,10 @@ def write_runs(name: str, lines: list[str], rows: list[dict]) -> None:
 
 
 def option_flags(options: dict) -> str:
-    """A run's non-default options as the command-line flags that give them."""
-    return "".join(f" --{k.replace('_', '-')} {v}" for k, v in options.items())
+    """A run's non-default options as the command-line flags that give them (a true switch
+    as the bare flag, a false one left out)."""
+    flags = {k.replace("_", "-"): v for k, v in options.items() if v is not False}
+    return "".join(f" --{k}" if v is True else f" --{k} {v}" for k, v in flags.items())
 
 
 def timing(metrics: dict, wall: float) -> dict:

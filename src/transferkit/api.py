@@ -162,7 +162,7 @@ def _score(task, strategy, metric: str, cfg: TrainConfig, data, result, staging:
         "task": cfg.task,
         "strategy": cfg.strategy,
         "model": cfg.model if model_path else None,
-        **({"model_weights": weights_note(cfg.model)} if model_path and weights_note(cfg.model) else {}),
+        **({"model_weights": note} if model_path and (note := weights_note(cfg.model)) else {}),
         "labels": data.labels,
         "dev": task.score_split(predictor, data.dev, data.labels) if data.dev else None,
         "test": None,
@@ -171,7 +171,7 @@ def _score(task, strategy, metric: str, cfg: TrainConfig, data, result, staging:
         metrics["test"] = task.score_split(predictor, data.tests[None], data.labels, staging / "predictions" / "test.jsonl")
     elif data.tests:  # named test sets: one entry each, with the language its name gives
         metrics["test"] = {
-            name: {**({"language": language_of(name)} if language_of(name) else {}),
+            name: {**({"language": language} if (language := language_of(name)) else {}),
                    **task.score_split(predictor, split, data.labels, staging / "predictions" / f"test-{name}.jsonl")}
             for name, split in data.tests.items()
         }
@@ -210,14 +210,15 @@ def _predictor(run_dir: str, info: dict, device: str, bf16: bool):
 def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, language: str | None = None) -> dict:
     """Score a finished run on a labelled file, read with the run's data options; `language`
     (a code such as de or zh) is recorded, and qa scores its answers by that language's rules."""
-    if language is not None and language_of(language) != language.lower():
+    code = None if language is None else language_of(language)
+    if language is not None and code != language.lower():
         raise UserError("--language", f"expected a language code such as en, de or zh, got {language!r}")
     info = read_info(run_dir)
     task = get_task(info["task"])
-    split = task.read_test(data, _run_config(run_dir), language and language.lower())
+    split = task.read_test(data, _run_config(run_dir), code)
     task.check_known(split, info["labels"])
     predictor = _predictor(run_dir, info, device, bf16)
-    given = {"language": language.lower()} if language else {}
+    given = {"language": code} if code else {}
     return {"task": info["task"], "strategy": info["strategy"], "data": data, **given, **task.score_split(predictor, split, info["labels"])}
 
 

@@ -19,6 +19,8 @@ def test_balanced_weights_are_scikit_learns():
     expected = compute_class_weight("balanced", classes=np.array(["a", "b", "c"]), y=np.array(train))
     assert balanced_weights(train, ["a", "b", "c"]) == pytest.approx(list(expected))
     assert imbalance(train) == 7.5
+    # a class the split lacks (a continued model knows it) is never a target: weight 0
+    assert balanced_weights(train, ["a", "b", "c", "d"]) == pytest.approx([*expected, 0.0])
 
 
 @pytest.fixture(scope="module")

