@@ -405,10 +405,13 @@ class TrainingOptions(OptionGroup):
     layer_lr_decay: float | None = _opt(None, "Layer-wise learning-rate decay: each layer below the head trains at this fraction of the rate above it.", bounds=Bounds(0, 1, low_open=True), recipe=True)
     warmup_ratio: float | None = _opt(None, "Fraction of optimiser steps spent warming the learning rate up.", bounds=WARMUP, recipe=True)
     weight_decay: float = _opt(0.01, "AdamW weight decay.", bounds=NON_NEGATIVE)
-    freeze_embeddings: bool = _opt(
-        False,
-        "Keep the embedding layer as pretrained. For a multilingual encoder trained on one language it keeps the other "
-        "languages' words where they were, and it drops most of the optimiser state (multilingual-e5-small: 96M of 118M parameters).",
+    freeze_embeddings: str = _opt(
+        "auto",
+        "Keep the embedding layer as pretrained: yes, no, or auto (yes for a vocabulary of 100,000 words or more, "
+        "as multilingual encoders have, unless it is also the output layer). Trained on one language, a multilingual "
+        "encoder then keeps the other languages' words where they were, and most of the optimiser state and step time "
+        "go (multilingual-e5-small: 96M of 118M parameters; NER 3.8x faster). Chosen on WikiANN German dev.",
+        choices=("auto", "yes", "no"),
     )
     freeze_layers: int = _opt(0, "Keep the lowest N transformer layers as pretrained.", bounds=Bounds(0, 1000))
     evaluations: int = _opt(10, "How many times training scores the dev set (spread evenly over the steps).")
@@ -582,12 +585,6 @@ class MaskedLMConfig(YamlConfig):
     whole_word_mask: bool = _opt(False, "Mask all sub-words of a chosen word together.")
     warmup_ratio: float = _opt(0.06, "Fraction of optimiser steps spent warming the learning rate up.", bounds=WARMUP)
     weight_decay: float = _opt(0.01, "AdamW weight decay.", bounds=NON_NEGATIVE)
-    freeze_embeddings: bool = _opt(
-        False,
-        "Keep the embedding layer as pretrained. For a multilingual encoder trained on one language it keeps the other "
-        "languages' words where they were, and it drops most of the optimiser state (multilingual-e5-small: 96M of 118M parameters).",
-    )
-    freeze_layers: int = _opt(0, "Keep the lowest N transformer layers as pretrained.", bounds=Bounds(0, 1000))
     seed: int = _opt(0, "Random seed (masking, order, new head weights).", bounds=SEED)
     mixed_precision: str = _opt("auto", "no, fp16, bf16 or auto (bf16/fp16 on a GPU, none on a CPU); fp16 or bf16 where the device lacks it falls back, with a warning.", choices=("auto", "no", "fp16", "bf16"))
     overwrite: bool = _opt(False, "Replace an existing output directory.")

@@ -1,11 +1,11 @@
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification, GPT2Config, GPT2LMHeadModel
 
 from transferkit.errors import UserError
 from transferkit.training.batching import PadCollator
 from transferkit.inference import resolve_mixed_precision
-from transferkit.training.loop import LoopSettings, train_loop
+from transferkit.training.loop import MULTILINGUAL_VOCABULARY, LoopSettings, embeddings_stay, train_loop
 
 
 def tiny_model(seed=0):
@@ -146,7 +146,7 @@ def test_frozen_embeddings_and_lower_layers_stay_as_they_were_and_have_no_optimi
         vocab_size=20, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, num_labels=2,
     ))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    result = train_loop(model, items(), PadCollator(0), settings(epochs=2, freeze_embeddings=True, freeze_layers=1))
+    result = train_loop(model, items(), PadCollator(0), settings(epochs=2, freeze_embeddings="yes", freeze_layers=1))
     after = model.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert not any(k.startswith(("bert.embeddings.", "bert.encoder.layer.0.")) for k in moved)
@@ -158,3 +158,15 @@ def test_frozen_embeddings_and_lower_layers_stay_as_they_were_and_have_no_optimi
 def test_freezing_more_layers_than_the_model_has_is_an_error():
     with pytest.raises(UserError, match="more than the model's 1 layers"):
         train_loop(tiny_model(), items(), PadCollator(0), settings(epochs=1, freeze_layers=2))
+
+
+def test_auto_keeps_a_multilingual_vocabulary_as_pretrained_unless_it_is_the_output_layer():
+    small = dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16)
+    multilingual = BertForTokenClassification(BertConfig(vocab_size=MULTILINGUAL_VOCABULARY, num_labels=3, **small))
+    english = BertForTokenClassification(BertConfig(vocab_size=30522, num_labels=3, **small))
+    tied_lm = GPT2LMHeadModel(GPT2Config(vocab_size=MULTILINGUAL_VOCABULARY, n_embd=8, n_layer=1, n_head=2))
+    assert embeddings_stay(multilingual, "auto") and not embeddings_stay(english, "auto") and not embeddings_stay(tied_lm, "auto")
+    assert embeddings_stay(english, "yes") and not embeddings_stay(multilingual, "no")
+    result = train_loop(multilingual, [{"input_ids": [1, 5, 2], "labels": [0, 1, 0]}] * 8, PadCollator(0), settings(epochs=1, freeze_embeddings="auto"))
+    assert result.frozen_embeddings
+    assert result.trainable_parameters == sum(p.numel() for n, p in multilingual.named_parameters() if not n.startswith("bert.embeddings."))
