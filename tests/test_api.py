@@ -254,3 +254,14 @@ def test_evaluate_scores_qa_answers_by_the_language_given(qa_run, qa_files):
     assert api.evaluate(str(qa_run), str(qa_files["test"]), language="de")["language"] == "de"
     with pytest.raises(UserError, match="expected a language code"):
         api.evaluate(str(qa_run), str(qa_files["test"]), language="German")
+
+
+def test_a_multilingual_encoder_finetunes_with_its_embeddings_frozen_by_default(e5_cache, sentiment, tmp_path, monkeypatch):
+    # --freeze-embeddings auto: multilingual-e5-small's 250k-word matrix stays as pretrained,
+    # and config.yaml says so, so the run repeats without the rule
+    monkeypatch.setenv("TRANSFERKIT_CACHE", str(e5_cache))
+    metrics = api.train(config(sentiment, tmp_path, model="multilingual-e5-small", strategy="finetune", max_steps=1, batch_size=4))
+    assert metrics["train"]["trainable_parameters"] < 25_000_000  # of 118M: the embeddings (96M) did not train
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["freeze_embeddings"] == "yes"
+    minilm = api.train(config(sentiment, tmp_path / "minilm", strategy="finetune", max_steps=1, batch_size=4))
+    assert minilm["train"]["trainable_parameters"] > 22_000_000  # an English vocabulary trains
