@@ -5,9 +5,9 @@ English run continued on K target-language labels (`--model RUN/model`) against 
 on the same K target labels alone. Writes bench/results/crosslingual.{md,json} (rows
 merge, so parts and rows can run one at a time).
 
-    .venv/bin/python bench/crosslingual.py --part ner          # WikiANN en -> de, ~56 minutes on 2 cores
-    .venv/bin/python bench/crosslingual.py --part qa           # XQuAD en -> de, zh: ~40 minutes
-    .venv/bin/python bench/crosslingual.py --part sentiment    # SST-2 -> ChnSentiCorp, ~35 minutes
+    .venv/bin/python bench/crosslingual.py --part ner          # WikiANN en -> de, ~54 minutes on 2 cores
+    .venv/bin/python bench/crosslingual.py --part qa           # XQuAD en -> de, zh: ~37 minutes
+    .venv/bin/python bench/crosslingual.py --part sentiment    # SST-2 -> ChnSentiCorp, ~33 minutes
 
 How choices are made: the loop's checkpoint and the head's C on the training language's
 dev split; the recipe of the multilingual model (embedding matrix frozen or not) on one
