@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, REPO, RESULTS, machine, option_flags, shown, write_runs  # noqa: E402
+from common import DATASETS, REPO, RESULTS, machine, option_flags, shown, timing, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -174,7 +174,7 @@ def main() -> None:
             "row": name, "part": args.part, "metric": part.metric, "source": part.source, "scores": scores,
             "macro_f1": {lang: metrics["test"][lang]["macro_f1"] for lang in tests} if part.task == "classify" else None,
             "language": row.language, "labelled_examples": metrics["train"]["labelled_examples"], **extra,
-            "train_seconds": metrics["train"]["seconds"], "wall_seconds": time.perf_counter() - started,
+            **timing(metrics, time.perf_counter() - started),
             "trainable_parameters": metrics["train"].get("trainable_parameters"), "model_weights": metrics.get("model_weights"),
             "command": f"transferkit train --train {shown(row.train)}" + (f" --dev {shown(row.dev)}" if row.dev else "")
                        + "".join(f" --test {n}={shown(p)}" for n, p in tests.items())

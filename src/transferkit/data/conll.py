@@ -4,11 +4,11 @@ CoNLL files: one token per line, columns separated by tabs (or, in a line withou
 by spaces), the token in the first column and its tag in the last (or `--tag-column N`),
 a blank line between sentences, a `-DOCSTART-` line opening each document. A file without
 one, and a JSONL file, has no documents: its sentences may be unrelated (WikiANN's are),
-and reading them as one document cost 16 points of dev F1 there, so each is read alone. A line of invisible characters only
-(spaces, no-break spaces, zero-width spaces, byte-order marks: Unicode whitespace and
-format characters) is blank, and a byte-order mark at the start of a line (left where
-files were concatenated) is dropped. Read by hand because no
-library reader keeps the line numbers the error contract needs. Tags are converted from
+and reading them as one document cost 16 points of dev F1 there, so each is read alone.
+A line of invisible characters only (spaces, no-break spaces, zero-width spaces,
+byte-order marks: Unicode whitespace and format characters) is blank, and a byte-order
+mark at the start of a line (left where files were concatenated) is dropped. Read by hand
+because no library reader keeps the line numbers the error contract needs. Tags are converted from
 the file's scheme (detected, or `--tag-scheme`) to IOB2; see `tag_schemes`.
 """
 

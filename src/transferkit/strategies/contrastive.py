@@ -172,7 +172,7 @@ class Contrastive(HeadOnEncoder):
         return FitResult(
             seconds=result.seconds + time.perf_counter() - started,
             examples=result.examples,
-            resolved={"max_steps": steps, "freeze_embeddings": "yes" if result.frozen_embeddings else "no"},
+            resolved={"max_steps": steps, **result.resolved_options()},
             stats={
                 "steps": result.steps, "lr": settings.lr, "batch_size": settings.batch_size, "temperature": TEMPERATURE,
                 "label_anchors": why, "tuning_seconds": result.seconds, "C": head.C, "C_selection": head.selection,

@@ -42,7 +42,7 @@ class Finetune(Strategy):
             examples=result.examples,
             best_dev=result.best_score,
             learned=task.learned_settings(model, scorer, data),
-            resolved={"epochs": settings.epochs, "freeze_embeddings": "yes" if result.frozen_embeddings else "no"},
+            resolved={"epochs": settings.epochs, **result.resolved_options()},
             stats={
                 "epochs": settings.epochs, "lr": settings.lr, "layer_lr_decay": settings.layer_lr_decay,
                 "batch_size": settings.batch_size, "steps": result.steps, "best_step": result.best_step,

@@ -78,8 +78,7 @@ class Task(ABC):
 
         train = self.read_labelled(cfg.train, cfg)
         labels = self.labels_of(train)
-        trained = trained_labels(cfg.model)
-        if labels is not None and trained and set(labels) <= set(trained):
+        if labels is not None and (trained := trained_labels(cfg.model)) and set(labels) <= set(trained):
             labels = trained  # continuing a run's model: its head, in its order, is kept
         dev = self.read_labelled(cfg.dev, cfg) if cfg.dev else None
         tests = {name: self.read_test(path, cfg, language_of(name)) for name, path in test_sets(cfg.test)}

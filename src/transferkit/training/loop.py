@@ -71,6 +71,10 @@ class LoopResult:
     trainable_parameters: int = 0
     frozen_embeddings: bool = False  # `--freeze-embeddings` as resolved for the model
 
+    def resolved_options(self) -> dict:
+        """The loop's options whose `auto` this model decided, as config.yaml records them."""
+        return {"freeze_embeddings": "yes" if self.frozen_embeddings else "no"}
+
 
 @dataclass
 class LoopState:
