@@ -126,6 +126,22 @@ def sentiment(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.fixture(scope="session")
+def classify_run(sentiment, tmp_path_factory) -> Path:
+    """One classify finetune run on the small sentiment files, shared by the tests that
+    read a trained run (export, serve)."""
+    from transferkit import api
+    from transferkit.config import TrainConfig
+
+    run = tmp_path_factory.mktemp("classify_run") / "run"
+    cfg = TrainConfig(
+        task="classify", strategy="finetune", train=str(sentiment["train"]), dev=str(sentiment["dev"]),
+        test=str(sentiment["test"]), output=str(run), epochs=3, batch_size=16, max_length=32,
+    )
+    api.train(cfg)
+    return run
+
+
 @pytest.fixture
 def cli(capsys):
     """Run `transferkit ARGS...` in-process; returns (exit status, stdout, stderr)."""

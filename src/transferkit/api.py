@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from transferkit.config import GROUP_OF, TrainConfig, language_of, test_sets
@@ -152,12 +152,11 @@ def _checked_model(cfg: TrainConfig) -> str:
 def _score(task, strategy, metric: str, cfg: TrainConfig, data, result, staging: Path, model_path: str | None) -> dict:
     """Write what prediction needs, load the model as `predict` would, and score dev and
     test; `metric` is the one that selected on dev (`Task.selection`)."""
-    from transferkit.inference import Runtime
     from transferkit.models.zoo import weights_note
 
     model_dir = staging / "model"
     write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **task.inference_settings(cfg), **result.learned)
-    predictor = load_predictor(model_dir, Runtime.create(cfg.device))
+    predictor = load_predictor(model_dir, device=cfg.device)
     metrics = {
         "task": cfg.task,
         "strategy": cfg.strategy,
@@ -192,22 +191,48 @@ def _score(task, strategy, metric: str, cfg: TrainConfig, data, result, staging:
     return metrics
 
 
-def _run_config(run_dir: str) -> TrainConfig:
+def run_config(run_dir: str) -> TrainConfig:
     """The run's options (its data columns, ...), from the `config.yaml` it wrote."""
     from transferkit.serving.run_files import require_file
 
     return TrainConfig.from_yaml(str(require_file(Path(run_dir) / "config.yaml")))
 
 
-def _predictor(run_dir: str, info: dict, device: str, bf16: bool):
-    from transferkit.inference import Runtime
+@dataclass
+class OpenRun:
+    """A finished run (or an exported one) loaded once for prediction: what `predict`,
+    `evaluate` and `serve` share. `runtime` is `auto` (ONNX for an exported directory,
+    else torch), `torch` or `onnx`."""
 
-    runtime = Runtime.create(device, bf16)
+    run_dir: str
+    info: dict  # model/transferkit.json
+    cfg: TrainConfig  # the run's options (data columns, ...)
+    task: object
+    predictor: object
+
+    def request(self, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None,
+                questions: list[str] | None = None):
+        """The task's parsed request (checked: a bad input is a one-line error)."""
+        for option, given in (("--question", questions), ("--context", context is not None)):
+            if given and self.info["task"] != "qa":
+                raise UserError(option, f"applies to qa runs; {self.run_dir} is a {self.info['task']} run")
+        passage = {} if context is None else {"context": context}
+        return self.task.read_request(self.cfg, list(questions or []) + list(texts or []), input_path, **passage)
+
+    def records(self, request) -> list[dict]:
+        return self.task.records(self.predictor, request)
+
+
+def open_run(run_dir: str, device: str = "auto", bf16: bool = False, runtime: str = "auto", batch_size: int | None = None) -> OpenRun:
+    info = read_info(run_dir)
+    cfg = run_config(run_dir)
     status(f"loading the {info['task']} model of {run_dir} ...")
-    return load_predictor(Path(run_dir) / "model", runtime)
+    predictor = load_predictor(Path(run_dir) / "model", runtime=runtime, device=device, bf16=bf16, batch_size=batch_size)
+    return OpenRun(str(run_dir), info, cfg, get_task(info["task"]), predictor)
 
 
-def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, language: str | None = None) -> dict:
+def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, language: str | None = None,
+             runtime: str = "auto", batch_size: int | None = None) -> dict:
     """Score a finished run on a labelled file, read with the run's data options; `language`
     (a code such as de or zh) is recorded, and qa scores its answers by that language's rules."""
     code = None if language is None else language_of(language)
@@ -215,29 +240,25 @@ def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, 
         raise UserError("--language", f"expected a language code such as en, de or zh, got {language!r}")
     info = read_info(run_dir)
     task = get_task(info["task"])
-    split = task.read_test(data, _run_config(run_dir), code)
+    split = task.read_test(data, run_config(run_dir), code)
     task.check_known(split, info["labels"])
-    predictor = _predictor(run_dir, info, device, bf16)
+    run = open_run(run_dir, device, bf16, runtime, batch_size)
     given = {"language": code} if code else {}
-    return {"task": info["task"], "strategy": info["strategy"], "data": data, **given, **task.score_split(predictor, split, info["labels"])}
+    return {"task": info["task"], "strategy": info["strategy"], "data": data, **given, **task.score_split(run.predictor, split, info["labels"])}
 
 
 def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None,
-            questions: list[str] | None = None, device: str = "auto", bf16: bool = False) -> list[dict]:
+            questions: list[str] | None = None, device: str = "auto", bf16: bool = False, runtime: str = "auto",
+            batch_size: int | None = None) -> list[dict]:
     """Predictions for texts given directly or read from a file, one record per text in
     input order (the fields depend on the task: see the task's `records`).
     For qa the texts are questions about `context`; `questions` come before them (and,
     like `context`, are refused by a run of another task)."""
     info = read_info(run_dir)
-    cfg = _run_config(run_dir)
-    for option, given in (("--question", questions), ("--context", context is not None)):
-        if given and info["task"] != "qa":
-            raise UserError(option, f"applies to qa runs; {run_dir} is a {info['task']} run")
     task = get_task(info["task"])
-    passage = {} if context is None else {"context": context}
-    request = task.read_request(cfg, list(questions or []) + list(texts or []), input_path, **passage)
-    return task.records(_predictor(run_dir, info, device, bf16), request)
-
+    request = OpenRun(str(run_dir), info, run_config(run_dir), task, None).request(texts, input_path, context, questions)
+    run = open_run(run_dir, device, bf16, runtime, batch_size)
+    return run.records(request)
 
 
 def generate(run_dir: str, prompts: list[str], device: str = "auto", **options) -> list[dict]:
@@ -246,7 +267,7 @@ def generate(run_dir: str, prompts: list[str], device: str = "auto", **options) 
     info = read_info(run_dir)
     if info["task"] != "lm":
         raise UserError(str(run_dir), f"a {info['task']} run cannot generate text; give a --task lm run")
-    predictor = _predictor(run_dir, info, device, False)
+    predictor = open_run(run_dir, device).predictor
     return [{"prompt": p, "generated": g} for p, g in zip(prompts, predictor.generate(prompts, **options))]
 
 

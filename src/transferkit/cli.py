@@ -115,6 +115,8 @@ def train(ctx, config_file, **values):
 
 device_option = click.option("--device", type=click.Choice(("auto", "cpu", "cuda")), default="auto", show_default=True, help="Where the model runs: auto (a GPU when there is one), cpu or cuda.")
 bf16_option = click.option("--bf16", is_flag=True, help="Run the model in bfloat16 (on a GPU that has it; elsewhere float32, with a warning).")
+batch_size_option = click.option("--batch-size", type=click.IntRange(1), help="Texts per forward pass (sorted by length first); default: the task's (64, classify 32).")
+runtime_option = click.option("--runtime", type=click.Choice(("auto", "torch", "onnx")), default="auto", show_default=True, help="What runs the model: torch, or onnx for a `transferkit export` directory; auto picks onnx for an export, else torch.")
 
 
 @app.command()
@@ -123,11 +125,13 @@ bf16_option = click.option("--bf16", is_flag=True, help="Run the model in bfloat
 @click.option("--language", help="The data's language code (de, zh, ...): recorded with the scores; qa scores answers by that language's rules (MLQA's; zh per character).")
 @device_option
 @bf16_option
-def evaluate(run_dir, data, language, device, bf16):
-    """Score a run on a labelled file; prints the metrics as JSON."""
+@runtime_option
+@batch_size_option
+def evaluate(run_dir, data, language, device, bf16, runtime, batch_size):
+    """Score a run (or an ONNX export of one) on a labelled file; prints the metrics as JSON."""
     from transferkit import api
 
-    _print_json(api.evaluate(run_dir, data, device, bf16, language))
+    _print_json(api.evaluate(run_dir, data, device, bf16, language, runtime, batch_size))
 
 
 @app.command()
@@ -139,7 +143,9 @@ def evaluate(run_dir, data, language, device, bf16):
 @click.option("--context", help="qa: the passage the questions are answered from.")
 @device_option
 @bf16_option
-def predict(run_dir, texts, input_path, output_path, questions, context, device, bf16):
+@runtime_option
+@batch_size_option
+def predict(run_dir, texts, input_path, output_path, questions, context, device, bf16, runtime, batch_size):
     """Predict texts given as arguments, in --input, or one per line on standard input;
     writes one JSON line per text, in input order. QA: --question Q --context C."""
     from transferkit import api
@@ -148,11 +154,11 @@ def predict(run_dir, texts, input_path, output_path, questions, context, device,
         texts, input_path = list(texts) + stdin_lines(), None
     texts, questions = list(texts), list(questions)
     if not output_path:
-        click.echo(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16)), nl=False)
+        click.echo(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16, runtime, batch_size)), nl=False)
         return
     run_files = [Path(run_dir) / name for name in ("model", "config.yaml", "metrics.json")]
     with output_file(output_path, inputs=[input_path, *run_files]) as partial:  # checked before predicting
-        partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16)))
+        partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16, runtime, batch_size)))
 
 
 def stdin_lines() -> list[str]:
@@ -167,6 +173,39 @@ def stdin_lines() -> list[str]:
 
 def _json_lines(records: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+@app.command()
+@click.argument("runs", nargs=-1, required=True, metavar="RUN [NAME=RUN]...")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; any other than loopback needs --api-key.")
+@click.option("--port", default=8000, show_default=True, help="Port to listen on (0: a free one, printed at start).")
+@click.option("--max-batch", default=64, show_default=True, help="Most texts gathered from concurrent requests into one forward pass (1: one request per pass).")
+@click.option("--max-wait-ms", default=5.0, show_default=True, help="How long the first waiting request waits for others to join its batch.")
+@click.option("--api-key", envvar="TRANSFERKIT_API_KEY", help="Key every request must send (header `Authorization: Bearer KEY` or `X-API-Key`); also from $TRANSFERKIT_API_KEY.")
+@device_option
+@runtime_option
+def serve(runs, host, port, max_batch, max_wait_ms, api_key, device, runtime):
+    """Serve runs over HTTP: POST /predict ({"texts": [...]}), GET /health, GET /metadata,
+    OpenAPI docs at /docs. Several runs: `serve a=RUN1 b=RUN2`, POST /models/a/predict."""
+    from transferkit.serving.server import serve as run_server
+
+    run_server(list(runs), host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, api_key=api_key, device=device, runtime=runtime)
+
+
+@app.command()
+@click.argument("run_dir")
+@click.option("--format", "export_format", type=click.Choice(("onnx",)), required=True, help="The format to export to.")
+@click.option("--quantize", type=click.Choice(("none", "int8")), default="none", show_default=True, help="int8: dynamic int8 quantisation of the weights (smaller, faster on a CPU).")
+@click.option("--output", "-o", required=True, help="Folder for the export: a run directory that predict, evaluate and serve read.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in --output.")
+@click.option("--data", help="Labelled or unlabelled file (the run's format) to check the export on; default: the run's test, dev or training file.")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="Refuse the export when its predictions agree with the PyTorch model's on less than this share of the check's examples (ner: words; qa: answers).")
+def export(run_dir, export_format, quantize, output, overwrite, data, min_agreement):
+    """Export a run's model (classify, ner, qa) to ONNX, checked against the PyTorch model
+    on a sample: the largest logit difference and the prediction agreement go to export.json."""
+    from transferkit.serving.export import export_onnx
+
+    _print_json(export_onnx(run_dir, output, quantize=quantize, overwrite=overwrite, data=data, min_agreement=min_agreement))
 
 
 @app.command()

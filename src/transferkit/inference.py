@@ -1,15 +1,18 @@
-"""The one inference runtime: every predictor, dev scorer and held-out loss runs its
-forward passes through `Runtime.batches`; and the device and precision policy, for
-inference and for the training loop, lives here.
+"""The inference runtimes: every predictor, dev scorer and held-out loss runs its forward
+passes through a runtime's `batches`; and the device and precision policy, for inference
+and for the training loop, lives here.
 
 A pass over encoded items sorts them by length (longest first, so padding is minimal and
-memory peaks early), pads each batch to its own longest item, and runs the model in eval
-mode without gradients, restoring the mode it was in (a dev scorer is called mid-training).
+memory peaks early), pads each batch to its own longest item, and runs the model without
+gradients. Two runtimes share that pass (`BatchedRuntime`): `Runtime`, torch on a device
+(in eval mode, restoring the mode it was in: a dev scorer is called mid-training), and
+`serving.onnx_runtime.OnnxRuntime`, an exported model on onnxruntime, which imports no
+torch. Predictors read outputs through `as_array`, so they need not know which ran.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
@@ -47,31 +50,31 @@ def resolve_mixed_precision(choice: str, device=None) -> str:
     return choice
 
 
-@dataclass(frozen=True)
-class Runtime:
-    """Where and how models run: a device, and bf16 autocast (asked for, and a GPU that has it)."""
+def as_array(value):
+    """A model output as a float32 numpy array, whichever runtime produced it (torch
+    tensors are copied off their device), so that predictors read outputs one way."""
+    import numpy as np
 
-    device: object  # torch.device
-    bf16: bool = False
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float32, copy=False)
+    return value.detach().float().cpu().numpy()
 
-    @classmethod
-    def create(cls, device: str = "auto", bf16: bool = False) -> "Runtime":
-        import torch
 
-        resolved = resolve_device(device)
-        if bf16 and not (resolved.type == "cuda" and torch.cuda.is_bf16_supported()):
-            warn("--bf16", "needs a GPU with bfloat16; predicting in float32")
-            bf16 = False
-        return cls(resolved, bf16)
+def softmax(logits):
+    """Softmax over the last axis of a numpy array (stable: the row maximum is subtracted)."""
+    import numpy as np
 
-    @classmethod
-    def of(cls, model) -> "Runtime":
-        """The runtime a model already sits on (a dev scorer's, during training)."""
-        return cls(next(model.parameters()).device)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
-    def place(self, model):
-        """`model` in eval mode on this runtime's device."""
-        return model.to(self.device).eval()
+
+class BatchedRuntime:
+    """The batched forward pass every runtime shares: items sorted by length, padded per
+    batch, `read(outputs, batch)` per batch. A runtime says how a padded batch reaches its
+    model (`_to_model`) and what surrounds the passes (`_running`). A runtime's
+    `batch_size`, where set (`predict --batch-size`), overrides the caller's."""
+
+    batch_size: int | None = None
 
     def batches(self, model, items: list[dict], pad_token_id: int, read: Callable, batch_size: int = 64,
                 progress: str | None = None, keys: tuple[str, ...] | None = MODEL_INPUTS, sort: bool = True,
@@ -80,26 +83,18 @@ class Runtime:
         as `(item indices, what read returned)` pairs; `keys` are the item fields the model
         gets (`labels` too, for a loss; None: all). `sort=False` keeps the input order (a
         collator that draws random masks). With a bar named `progress` when batches are many."""
-        import torch
-
         from transferkit.progress import batch_progress
-        from transferkit.training.batching import PadCollator, sorted_batches
+        from transferkit.training.batching import pad_batch, sorted_batches
 
-        collate = collate or PadCollator(pad_token_id)
+        batch_size = self.batch_size or batch_size
         lengths = [len(item["input_ids"]) for item in items]
         order = sorted_batches(lengths, batch_size) if sort else [list(range(i, min(i + batch_size, len(items)))) for i in range(0, len(items), batch_size)]
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.bf16 else nullcontext()
-        was_training = model.training
-        model.eval()
         out = []
-        try:
-            with torch.inference_mode(), autocast:
-                for ids in batch_progress(order, progress):
-                    batch = collate([{k: v for k, v in items[i].items() if keys is None or k in keys} for i in ids])
-                    batch = {k: v.to(self.device) for k, v in batch.items()}
-                    out.append((ids, read(model(**batch), batch)))
-        finally:
-            model.train(was_training)
+        with self._running(model):
+            for ids in batch_progress(order, progress):
+                chosen = [{k: v for k, v in items[i].items() if keys is None or k in keys} for i in ids]
+                batch = self._to_model(collate(chosen) if collate else pad_batch(chosen, pad_token_id))
+                out.append((ids, read(model(**batch), batch)))
         return out
 
     def rows(self, model, items: list[dict], pad_token_id: int, read: Callable, **options) -> list:
@@ -110,3 +105,71 @@ class Runtime:
             for row, i in enumerate(ids):
                 rows[i] = values[row]
         return rows
+
+    def _to_model(self, batch: dict):
+        return batch
+
+    def _running(self, model):
+        return nullcontext()
+
+
+@dataclass(frozen=True)
+class Runtime(BatchedRuntime):
+    """Where and how torch models run: a device, and bf16 autocast (asked for, and a GPU that has it)."""
+
+    device: object  # torch.device
+    bf16: bool = False
+    batch_size: int | None = None
+
+    @classmethod
+    def create(cls, device: str = "auto", bf16: bool = False, batch_size: int | None = None) -> "Runtime":
+        import torch
+
+        resolved = resolve_device(device)
+        if bf16 and not (resolved.type == "cuda" and torch.cuda.is_bf16_supported()):
+            warn("--bf16", "needs a GPU with bfloat16; predicting in float32")
+            bf16 = False
+        return cls(resolved, bf16, batch_size)
+
+    @classmethod
+    def of(cls, model) -> "Runtime":
+        """The runtime a model already sits on (a dev scorer's, during training)."""
+        return cls(next(model.parameters()).device)
+
+    def place(self, model):
+        """`model` in eval mode on this runtime's device."""
+        return model.to(self.device).eval()
+
+    def load(self, model_dir, auto_class: str):
+        """A run's tokenizer and `auto_class` model (float32, in eval mode, on this
+        device), with damage reported as one line."""
+        import torch
+        import transformers
+        from transformers import AutoTokenizer
+
+        from transferkit.serving.run_files import check_transformers_dir, load_or_explain
+
+        check_transformers_dir(model_dir)
+        tokenizer = load_or_explain(model_dir, lambda: AutoTokenizer.from_pretrained(model_dir))
+        model = load_or_explain(model_dir, lambda: getattr(transformers, auto_class).from_pretrained(model_dir, dtype=torch.float32))
+        return tokenizer, self.place(model)
+
+    def _to_model(self, batch: dict):
+        import torch
+
+        return {k: torch.as_tensor(v).to(self.device) for k, v in batch.items()}
+
+    @contextmanager
+    def _running(self, model):
+        """Eval mode without gradients (and bf16 autocast), restoring the mode the model
+        was in: a dev scorer is called mid-training."""
+        import torch
+
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.bf16 else nullcontext()
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode(), autocast:
+                yield
+        finally:
+            model.train(was_training)

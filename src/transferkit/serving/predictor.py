@@ -97,11 +97,12 @@ def check_head(model_dir: Path, info: dict) -> None:
         raise damaged(model_dir / INFO_FILE, f"its labels {labels} are not the model's ({head.name} id2label: {names})")
 
 
-def load_predictor(model_dir: Path, runtime=None):
-    """The run's predictor on `runtime` (default: the GPU when there is one). Predictors of
-    one task share one interface whatever the strategy: classify `labels` and
-    `predict_proba`, ner `tag`, qa `read`, lm `loss` and `generate`."""
-    from transferkit.inference import Runtime
+def load_predictor(model_dir: Path, runtime: str = "auto", device: str = "auto", bf16: bool = False, batch_size: int | None = None):
+    """The run's predictor. `runtime`: `torch` (on `device`: the GPU when there is one),
+    `onnx` (an exported directory, `transferkit export`), or `auto`: ONNX where the
+    directory holds an exported model, else torch. Predictors of one task share one
+    interface whatever the strategy and runtime: classify `labels` and `predict_proba`,
+    ner `tag`, qa `read`, lm `loss` and `generate`. `batch_size` overrides the predictor's."""
     from transferkit.strategies import get_strategy
     from transferkit.tasks import get_task
 
@@ -109,4 +110,21 @@ def load_predictor(model_dir: Path, runtime=None):
     info = _checked_info(model_dir / INFO_FILE)
     check_head(model_dir, info)
     task, strategy = get_task(info["task"]), get_strategy(info["strategy"])
-    return strategy.load_predictor(task, model_dir, info, runtime or Runtime.create())
+    return strategy.load_predictor(task, model_dir, info, create_runtime(model_dir, runtime, device, bf16, batch_size))
+
+
+def create_runtime(model_dir: Path, runtime: str = "auto", device: str = "auto", bf16: bool = False, batch_size: int | None = None):
+    """The runtime that runs `model_dir`'s model: the ONNX one imports no torch, so an
+    exported model starts in a fraction of the time."""
+    from transferkit.serving.onnx_runtime import MODEL_FILE, OnnxRuntime
+
+    exported = (model_dir / MODEL_FILE).is_file()
+    if runtime == "onnx" or (runtime == "auto" and exported):
+        if not exported:
+            raise UserError(str(model_dir.parent), f"has no ONNX model ({MODEL_FILE}); export it first: transferkit export {model_dir.parent} --format onnx --output DIR")
+        return OnnxRuntime.create(batch_size)
+    if exported:
+        raise UserError(str(model_dir.parent), "is an ONNX export, which runs on --runtime onnx (or auto), not torch; predict with the run it was exported from")
+    from transferkit.inference import Runtime
+
+    return Runtime.create(device, bf16, batch_size)

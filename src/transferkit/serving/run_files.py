@@ -87,18 +87,6 @@ def load_or_explain(path: Path, load: Callable[[], T]) -> T:
         raise damaged(path, f"cannot be loaded ({e.__class__.__name__}: {first_line})") from None
 
 
-def tokenizer_and_model(model_dir: Path, auto_class, runtime):
-    """A run's tokenizer and `auto_class` model (float32, in eval mode, on the runtime's
-    device), with damage reported as above."""
-    import torch
-    from transformers import AutoTokenizer
-
-    check_transformers_dir(model_dir)
-    tokenizer = load_or_explain(model_dir, lambda: AutoTokenizer.from_pretrained(model_dir))
-    model = load_or_explain(model_dir, lambda: auto_class.from_pretrained(model_dir, dtype=torch.float32))
-    return tokenizer, runtime.place(model)
-
-
 def model_reference(name: str) -> str:
     """How a run refers to a model outside it: an offline name as the name (it resolves
     on any machine where its package is installed), a local directory by its absolute

@@ -156,6 +156,11 @@ class Task(ABC):
     def read_request(self, cfg, texts: list[str], input_path: str | None, **passage) -> Request:
         """What to predict: texts given directly, or a file read with the run's options."""
 
+    def read_items(self, cfg, items: list) -> Request:
+        """What to predict from the items of an HTTP request (`transferkit serve`): texts,
+        checked as `predict` checks them."""
+        return self.read_request(cfg, items, None)
+
     @abstractmethod
     def records(self, predictor, request: Request) -> list[dict]:
         """One JSON record per requested item, in input order."""

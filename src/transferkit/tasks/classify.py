@@ -163,10 +163,12 @@ def classification_metrics(gold: list[str], predicted: list[str], labels: list[s
 def classifier_probabilities(runtime, model, items: list[dict], pad_token_id: int, progress: str | None = None):
     """Softmax probabilities of a `*ForSequenceClassification` model, `(items, labels)` in input order."""
     import numpy as np
-    import torch
 
-    read = lambda out, batch: torch.softmax(out.logits.float(), dim=-1).cpu().numpy()  # noqa: E731
-    rows = runtime.rows(model, items, pad_token_id, read, batch_size=128, progress=progress)
+    from transferkit.inference import as_array, softmax
+
+    read = lambda out, batch: softmax(as_array(out.logits))  # noqa: E731
+    # 32: on a 2-core CPU, sorted SST-2 sentences ran 10% faster than at 128 (torch and ONNX alike)
+    rows = runtime.rows(model, items, pad_token_id, read, batch_size=32, progress=progress)
     return np.stack(rows) if rows else np.zeros((0, model.config.num_labels), dtype=np.float32)
 
 
@@ -175,12 +177,8 @@ class TransformerClassifier:
     classify predictor has `labels` and `predict_proba(texts, pairs) -> (texts, labels)`."""
 
     def __init__(self, model_dir: Path, labels: list[str], max_length: int, runtime):
-        from transformers import AutoModelForSequenceClassification
-
-        from transferkit.serving.run_files import tokenizer_and_model
-
         self.labels, self.max_length, self.runtime = labels, max_length, runtime
-        self.tokenizer, self.model = tokenizer_and_model(model_dir, AutoModelForSequenceClassification, runtime)
+        self.tokenizer, self.model = runtime.load(model_dir, "AutoModelForSequenceClassification")
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None):
         from transferkit.training.batching import encode_texts

@@ -127,11 +127,7 @@ class CausalLMPredictor:
 
     @classmethod
     def from_run(cls, model_dir: Path, max_length: int, base_model: str | None, info_file: Path, runtime) -> "CausalLMPredictor":
-        from transformers import AutoModelForCausalLM
-
-        from transferkit.serving.run_files import tokenizer_and_model
-
-        return cls(*tokenizer_and_model(model_dir, AutoModelForCausalLM, runtime), max_length, runtime, base_model, info_file)
+        return cls(*runtime.load(model_dir, "AutoModelForCausalLM"), max_length, runtime, base_model, info_file)
 
     def base(self) -> "CausalLMPredictor":
         if self._base is None:

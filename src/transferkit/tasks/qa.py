@@ -111,6 +111,18 @@ class QA(Task):
         places = [f"question {n + 1}" for n in range(len(texts))]
         return Request([str(n) for n in range(len(texts))], (list(texts), [context] * len(texts), places), {})
 
+    def read_items(self, cfg, items: list) -> Request:
+        """`{"question", "context"}` objects (`transferkit serve`), each with its own passage."""
+        if not items:
+            raise UserError("predict", "no question: give items with a question and a context")
+        for n, item in enumerate(items, start=1):
+            for field in ("question", "context"):
+                if not isinstance(item, dict) or not isinstance(item.get(field), str) or not item[field].strip():
+                    raise UserError(f"item {n}", f"needs a non-empty {field!r} (text)")
+        places = [f"item {n + 1}" for n in range(len(items))]
+        questions, contexts = [item["question"] for item in items], [item["context"] for item in items]
+        return Request([str(n) for n in range(len(items))], (questions, contexts, places), {})
+
     def records(self, predictor, request: Request) -> list[dict]:
         """`id`, `question`, `answer` (text, "" when a v2 model finds none), `start`, `end`
         (characters into the context), `score` per question."""

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from transferkit.evaluation.qa_metrics import f1, qa_metrics
+from transferkit.inference import as_array
 from transferkit.tasks.qa_windows import QAWindows, encode_windows
 
 N_BEST = 20
@@ -49,7 +49,7 @@ class Reading:
 
 def window_logits(runtime, model, windows: QAWindows, pad_token_id: int, progress: str | None = None) -> list[np.ndarray]:
     """`(2, tokens)` start and end logits of every window, in window order."""
-    read = lambda out, batch: torch.stack([out.start_logits, out.end_logits], dim=1).float().cpu().numpy()  # noqa: E731
+    read = lambda out, batch: np.stack([as_array(out.start_logits), as_array(out.end_logits)], axis=1)  # noqa: E731
     rows = runtime.rows(model, windows.items, pad_token_id, read, batch_size=64, progress=progress)
     return [row[:, : len(item["input_ids"])] for row, item in zip(rows, windows.items)]
 
@@ -130,13 +130,9 @@ class SpanReader:
     None for a model trained on SQuAD v1-style data (every question has an answer)."""
 
     def __init__(self, model_dir: Path, max_length: int, stride: int, max_answer_length: int, no_answer_threshold: float | None, runtime):
-        from transformers import AutoModelForQuestionAnswering
-
-        from transferkit.serving.run_files import tokenizer_and_model
-
         self.max_length, self.stride, self.max_answer_length = max_length, stride, max_answer_length
         self.no_answer_threshold, self.runtime = no_answer_threshold, runtime
-        self.tokenizer, self.model = tokenizer_and_model(model_dir, AutoModelForQuestionAnswering, runtime)
+        self.tokenizer, self.model = runtime.load(model_dir, "AutoModelForQuestionAnswering")
 
     def read(self, questions: list[str], contexts: list[str], places: list[str]) -> list[Reading]:
         windows = encode_windows(self.tokenizer, questions, contexts, self.max_length, self.stride, places)

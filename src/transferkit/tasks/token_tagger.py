@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from transferkit.inference import as_array, softmax
 from transferkit.tasks import iob2_decoding
 from transferkit.tasks.word_windows import EncodedWords, encode_words
 
@@ -30,7 +30,7 @@ def per_word(runtime, model, read, encoded: EncodedWords, lengths: list[int], wi
 
 def word_probabilities(runtime, model, encoded: EncodedWords, lengths: list[int], pad_token_id: int, progress: str | None = None) -> list[np.ndarray]:
     """Softmax tag probabilities for every word of every sentence (`lengths` words each)."""
-    read = lambda out, batch: torch.softmax(out.logits.float(), dim=-1).cpu().numpy()  # noqa: E731
+    read = lambda out, batch: softmax(as_array(out.logits))  # noqa: E731
     return per_word(runtime, model, read, encoded, lengths, model.config.num_labels, pad_token_id, progress)
 
 
@@ -43,12 +43,8 @@ class TokenTagger:
     """A run's NER model directory, loaded once for tagging."""
 
     def __init__(self, model_dir: Path, labels: list[str], max_length: int, stride: int, context: str, runtime):
-        from transformers import AutoModelForTokenClassification
-
-        from transferkit.serving.run_files import tokenizer_and_model
-
         self.labels, self.max_length, self.stride, self.context, self.runtime = labels, max_length, stride, context, runtime
-        self.tokenizer, self.model = tokenizer_and_model(model_dir, AutoModelForTokenClassification, runtime)
+        self.tokenizer, self.model = runtime.load(model_dir, "AutoModelForTokenClassification")
 
     def probabilities(self, sentences: list[list[str]], documents: list[int] | None = None) -> list[np.ndarray]:
         """Every word's tag probabilities, `(words, tags)` per sentence; a model trained

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import random
 
-import torch
-
 IGNORE = -100  # the label torch's cross-entropy skips: padding, and sub-words after a word's first
 
 
@@ -21,32 +19,40 @@ def encode_texts(tokenizer, texts: list[str], pairs: list[str] | None, max_lengt
     return [{k: enc[k][i] for k in keys} for i in range(len(texts))]
 
 
+def pad_batch(items: list[dict], pad_token_id: int) -> dict:
+    """A list of encoded items padded to the batch's longest, as int64 numpy arrays (so
+    that runtimes without torch share it), with the `attention_mask`. Per-token `labels`
+    are padded with -100; values given once per example (a class, an answer position) are
+    stacked."""
+    import numpy as np
+
+    width = max(len(item["input_ids"]) for item in items)
+    batch = {"attention_mask": np.zeros((len(items), width), dtype=np.int64)}
+    for key, value in items[0].items():
+        if not isinstance(value, list):  # one value per example: a class, an answer's position
+            batch[key] = np.array([item[key] for item in items], dtype=np.int64)
+        else:
+            fill = IGNORE if key == "labels" else pad_token_id if key == "input_ids" else 0
+            batch[key] = np.full((len(items), width), fill, dtype=np.int64)
+    for row, item in enumerate(items):
+        n = len(item["input_ids"])
+        batch["attention_mask"][row, :n] = 1
+        for key, value in item.items():
+            if isinstance(value, list):
+                batch[key][row, : len(value)] = value
+    return batch
+
+
 class PadCollator:
-    """Pad a list of encoded items to the batch's longest; per-token `labels` are padded with
-    -100, and values given once per example (a class, an answer position) are stacked."""
+    """`pad_batch` as torch tensors: the training loop's collator."""
 
     def __init__(self, pad_token_id: int):
         self.pad_token_id = pad_token_id
 
-    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
-        width = max(len(item["input_ids"]) for item in items)
-        batch = {"attention_mask": torch.zeros(len(items), width, dtype=torch.long)}
-        per_token = []
-        for key, value in items[0].items():
-            if not isinstance(value, list):  # one value per example: a class, an answer's position
-                batch[key] = torch.tensor([item[key] for item in items])
-            elif key == "labels":
-                batch[key] = torch.tensor([item[key] + [IGNORE] * (width - len(item[key])) for item in items])
-            else:
-                fill = self.pad_token_id if key == "input_ids" else 0
-                batch[key] = torch.full((len(items), width), fill, dtype=torch.long)
-                per_token.append(key)
-        for row, item in enumerate(items):
-            n = len(item["input_ids"])
-            batch["attention_mask"][row, :n] = 1
-            for key in per_token:
-                batch[key][row, :n] = torch.tensor(item[key])
-        return batch
+    def __call__(self, items: list[dict]) -> dict:
+        import torch
+
+        return {k: torch.from_numpy(v) for k, v in pad_batch(items, self.pad_token_id).items()}
 
 
 class LengthGroupedBatchSampler:
