@@ -44,7 +44,8 @@ TRAIN = {
 
 
 def command_line(args: list) -> str:
-    return " ".join(shown(a) if isinstance(a, Path) else str(a) for a in args)
+    """A command as the results show it: paths relative to the repo, the venv's programs by their venv path."""
+    return " ".join(shown(Path(a)) if str(a).startswith("/") else str(a) for a in args)
 
 
 def transferkit(*args) -> list[str]:
@@ -63,7 +64,8 @@ def ensure_export(run: Path, quantize: str) -> Path:
     out = RUNS / f"{run.name}-onnx-{quantize}"
     if not (out / "export.json").is_file():
         print(f"exporting {run.name} ({quantize}) ...", flush=True)
-        subprocess.run(transferkit("export", run, "--format", "onnx", "--quantize", quantize, "--output", out, "-q"),
+        # --min-agreement 0: the benchmark records the agreement rather than refusing the export
+        subprocess.run(transferkit("export", run, "--format", "onnx", "--quantize", quantize, "--output", out, "--min-agreement", 0, "-q"),
                        env=ENV, check=True, stdout=subprocess.DEVNULL)
     return out
 
@@ -173,15 +175,23 @@ def pipeline_tags(groups: list[dict], tokens: list[str]) -> list[str]:
     return tags
 
 
+TEST_FILES = {"sst2-finetune": (SST2 / "test.csv", "accuracy"), "conll-finetune": (CONLL / "test.txt", "f1"), "xquad-finetune": (XQUAD / "en.test.json", "f1")}
+
+
 def export_checks() -> list[dict]:
-    """export.json's check of every run measured, fp32 and int8 (qa: a run of its own)."""
+    """export.json's check of every run measured, fp32 and int8 (qa: a run of its own), and
+    each export's test metric (`transferkit evaluate`) beside the run's own."""
     rows = []
     for name in ("sst2-finetune", "conll-finetune", "xquad-finetune"):
         run = ensure_run(name)
+        data, metric = TEST_FILES[name]
         for quantize in ("none", "int8"):
-            report = json.loads((ensure_export(run, quantize) / "export.json").read_text())
+            export = ensure_export(run, quantize)
+            report = json.loads((export / "export.json").read_text())
+            scored = subprocess.run(transferkit("-q", "evaluate", export, "--data", data), env=ENV, check=True, capture_output=True, text=True)
             rows.append({"run": name, "quantize": quantize, "onnx_mb": report["onnx_bytes"] / 1e6, **report["check"],
-                         "fused": report["fused_operators"], "export_seconds": report["seconds"]})
+                         "fused": report["fused_operators"], "export_seconds": report["seconds"], "metric": metric,
+                         "test_metric": json.loads(scored.stdout)[metric], "run_test_metric": json.loads((run / "metrics.json").read_text())["test"][metric]})
     return rows
 
 
@@ -202,9 +212,11 @@ def serve_part(repeats: int, total: int = 2000, soak: int = 10_000) -> dict:
             load_test(server.url, payloads, 8, 64, 60)  # warm-up: first passes allocate
             for concurrency in (1, 8, 32):
                 print(f"serve: batching {label}, concurrency {concurrency} ...", flush=True)
+                before = httpx_get(server.url + "/metadata")["batching"]
                 result = load_test(server.url, payloads, concurrency, total, 900)
-                stats = httpx_get(server.url + "/metadata")["batching"]
-                rows.append({"batching": label, **result, "texts_per_batch": stats["texts"] / max(stats["batches"], 1)})
+                after = httpx_get(server.url + "/metadata")["batching"]
+                passes = after["batches"] - before["batches"]
+                rows.append({"batching": label, **result, "texts_per_batch": (after["texts"] - before["texts"]) / max(passes, 1)})
     with ServerProcess([run]) as server:
         load_test(server.url, payloads, 8, 64, 60)
         before = rss_mb(server.pid)
@@ -244,18 +256,19 @@ def markdown(results: dict, repeats: int) -> str:
     if "classify" in results:
         part = results["classify"]
         lines += ["## SST-2 test (1,821 sentences), classify finetune run", "", f"Run: `{part['train_command']}`.", ""]
-        lines += speed_table(part, "accuracy") + ["", "Commands:", ""] + [f"- {r['method']}: `{r['command']}`" for r in part["rows"]]
+        lines += speed_table(part, "accuracy") + ["", "Commands:", ""] + [f"- {r['method']}: `{command_line(r['command'].split())}`" for r in part["rows"]]
         lines += ["", "Cold start, `transferkit predict RUN TEXT` (one text, to its output):", "", "| runtime | seconds |", "|---|---|"]
         lines += [f"| {r['runtime']} | {r['seconds']:.2f} |" for r in part["cold_start"]]
     if "ner" in results:
         part = results["ner"]
         lines += ["", "## CoNLL-2003 test (3,453 sentences), NER finetune run", "", f"Run: `{part['train_command']}` (3,000 training sentences, 3 epochs: speed does not depend on training length).",
                   "The pipeline tags each sentence alone (`aggregation_strategy=\"first\"`, its entity groups mapped back to words); transferkit reads the file's documents as the run was trained to. Agreement: word tags.", ""]
-        lines += speed_table(part, "entity F1") + ["", "Commands:", ""] + [f"- {r['method']}: `{r['command']}`" for r in part["rows"]]
+        lines += speed_table(part, "entity F1") + ["", "Commands:", ""] + [f"- {r['method']}: `{command_line(r['command'].split())}`" for r in part["rows"]]
     if "exports" in results:
         lines += ["", "## Export checks (`export.json`)", "", "The run's predictor on torch and on the export, over the first 256 examples of the run's test file.", "",
-                  "| run | quantize | ONNX MB | largest logit difference | agreement | unit | export s |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['run']} | {r['quantize']} | {r['onnx_mb']:.1f} | {r['max_logit_difference']:.2g} | {r['agreement']:.4f} | {r['unit']} ({r['compared']}) | {r['export_seconds']:.0f} |" for r in results["exports"]]
+                  "| run | quantize | ONNX MB | largest logit difference | agreement | unit | test metric: torch → export | export s |", "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['run']} | {r['quantize']} | {r['onnx_mb']:.1f} | {r['max_logit_difference']:.2g} | {r['agreement']:.4f} | {r['unit']} ({r['compared']}) | "
+                  f"{r['metric']} {r['run_test_metric']:.4f} → {r['test_metric']:.4f} | {r['export_seconds']:.0f} |" for r in results["exports"]]
     if "serve" in results:
         lines += ["", *serve_markdown(results["serve"])]
     return "\n".join(lines) + "\n"
@@ -269,8 +282,10 @@ def main() -> None:
     path = REPO / "bench" / "results" / "inference.json"
     results = json.loads(path.read_text()).get("results", {}) if path.is_file() else {}
     parts = {"classify": classify_part, "ner": ner_part, "exports": lambda repeats: export_checks(), "serve": serve_part}
-    for name in args.parts.split(","):
-        results[name] = parts[name](args.repeats)
+    names = [name for name in args.parts.split(",") if name]  # --parts "": the results file rewritten from the JSON
+    for name in names or [None]:
+        if name:
+            results[name] = parts[name](args.repeats)
         write_results("inference", markdown(results, args.repeats), {"machine": machine(), "results": results})
 
 

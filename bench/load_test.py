@@ -15,18 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import re
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
+from transferkit.serving.launch import ServerProcess
 from transferkit.serving.server import is_loopback
 
 SENTENCES = ["the film is wonderful", "a dreadful story from start to finish", "i found the plot tedious and far too long",
@@ -102,40 +97,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise ValueError(f"no VmRSS for process {pid}")
-
-
-class ServerProcess:
-    """`transferkit serve ARGS --port 0` in a subprocess, as a context manager; `url` is read
-    from the line it writes on stderr (kept in `log`) once listening."""
-
-    def __init__(self, args: list[str], timeout_s: float = 300, env: dict | None = None):
-        self.log = Path(tempfile.mkstemp(prefix="transferkit-serve-", suffix=".log")[1])
-        environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
-        with self.log.open("w") as err:
-            self.process = subprocess.Popen([sys.executable, "-m", "transferkit", "serve", *map(str, args), "--port", "0"],
-                                            stdout=subprocess.DEVNULL, stderr=err, env=environment)
-        deadline = time.monotonic() + timeout_s
-        while not (found := re.search(r"^serving .* on (http://\S+)$", self.log.read_text(), re.M)):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                said = self.log.read_text()
-                self.stop()
-                raise RuntimeError(f"the server did not start:\n{said}")
-            time.sleep(0.2)
-        self.url, self.pid = found.group(1), self.process.pid
-
-    def stop(self, timeout_s: float = 60) -> int:
-        """SIGTERM (in-flight requests are answered), then the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        status = self.process.wait(timeout_s)
-        self.log.unlink(missing_ok=True)
-        return status
-
-    def __enter__(self) -> "ServerProcess":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import json
 import shutil
 import time
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from transferkit.config import GROUP_OF, TrainConfig, language_of, test_sets
@@ -200,15 +201,21 @@ def run_config(run_dir: str) -> TrainConfig:
 
 @dataclass
 class OpenRun:
-    """A finished run (or an exported one) loaded once for prediction: what `predict`,
-    `evaluate` and `serve` share. `runtime` is `auto` (ONNX for an exported directory,
-    else torch), `torch` or `onnx`."""
+    """A finished run (or an export of one), opened for prediction: what `predict`,
+    `evaluate` and `serve` share. Its files are read and checked when opened; the model
+    loads on the first use of `predictor` (after the input is checked, so bad input fails
+    at once), on `runtime`: `auto` (ONNX for an export, else torch), `torch` or `onnx`."""
 
     run_dir: str
     info: dict  # model/transferkit.json
     cfg: TrainConfig  # the run's options (data columns, ...)
     task: object
-    predictor: object
+    load: dict  # runtime, device, bf16, batch_size
+
+    @cached_property
+    def predictor(self):
+        status(f"loading the {self.info['task']} model of {self.run_dir} ...")
+        return load_predictor(Path(self.run_dir) / "model", **self.load)
 
     def request(self, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None,
                 questions: list[str] | None = None):
@@ -225,10 +232,8 @@ class OpenRun:
 
 def open_run(run_dir: str, device: str = "auto", bf16: bool = False, runtime: str = "auto", batch_size: int | None = None) -> OpenRun:
     info = read_info(run_dir)
-    cfg = run_config(run_dir)
-    status(f"loading the {info['task']} model of {run_dir} ...")
-    predictor = load_predictor(Path(run_dir) / "model", runtime=runtime, device=device, bf16=bf16, batch_size=batch_size)
-    return OpenRun(str(run_dir), info, cfg, get_task(info["task"]), predictor)
+    load = {"runtime": runtime, "device": device, "bf16": bf16, "batch_size": batch_size}
+    return OpenRun(str(run_dir), info, run_config(run_dir), get_task(info["task"]), load)
 
 
 def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, language: str | None = None,
@@ -238,13 +243,12 @@ def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, 
     code = None if language is None else language_of(language)
     if language is not None and code != language.lower():
         raise UserError("--language", f"expected a language code such as en, de or zh, got {language!r}")
-    info = read_info(run_dir)
-    task = get_task(info["task"])
-    split = task.read_test(data, run_config(run_dir), code)
-    task.check_known(split, info["labels"])
     run = open_run(run_dir, device, bf16, runtime, batch_size)
+    split = run.task.read_test(data, run.cfg, code)
+    run.task.check_known(split, run.info["labels"])
     given = {"language": code} if code else {}
-    return {"task": info["task"], "strategy": info["strategy"], "data": data, **given, **task.score_split(run.predictor, split, info["labels"])}
+    return {"task": run.info["task"], "strategy": run.info["strategy"], "data": data, **given,
+            **run.task.score_split(run.predictor, split, run.info["labels"])}
 
 
 def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None,
@@ -254,11 +258,8 @@ def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None
     input order (the fields depend on the task: see the task's `records`).
     For qa the texts are questions about `context`; `questions` come before them (and,
     like `context`, are refused by a run of another task)."""
-    info = read_info(run_dir)
-    task = get_task(info["task"])
-    request = OpenRun(str(run_dir), info, run_config(run_dir), task, None).request(texts, input_path, context, questions)
     run = open_run(run_dir, device, bf16, runtime, batch_size)
-    return run.records(request)
+    return run.records(run.request(texts, input_path, context, questions))
 
 
 def generate(run_dir: str, prompts: list[str], device: str = "auto", **options) -> list[dict]:

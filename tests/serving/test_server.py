@@ -5,11 +5,7 @@ it; SIGTERM answers what is in flight, then exits 0."""
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +14,7 @@ import httpx
 import pytest
 
 from transferkit import api
+from transferkit.serving.launch import ServerProcess
 from transferkit.serving.server import MAX_BODY_BYTES, MAX_TEXT_CHARS, MAX_TEXTS
 
 TEXTS = ["the film is wonderful", "a dreadful story from start to finish", "i found the plot tedious",
@@ -25,29 +22,9 @@ TEXTS = ["the film is wonderful", "a dreadful story from start to finish", "i fo
 KEY = "s3cret-test-key-1234"
 
 
-class Server:
-    """`transferkit serve ARGS --port 0` in a subprocess, its stderr in a file; `url` is read
-    from the line it writes once listening."""
-
-    def __init__(self, args: list, log: Path, cache: Path, timeout_s: float = 240):
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TRANSFERKIT_CACHE": str(cache)}
-        env.pop("TRANSFERKIT_API_KEY", None)
-        self.log = log
-        with log.open("w") as err:
-            self.process = subprocess.Popen([sys.executable, "-m", "transferkit", "serve", *map(str, args), "--port", "0"],
-                                            stdout=subprocess.DEVNULL, stderr=err, env=env)
-        deadline = time.monotonic() + timeout_s
-        while not (found := re.search(r"^serving .* on (http://\S+)$", log.read_text(), re.M)):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"the server did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        self.url = found.group(1)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(60)
+def Server(args: list, log: Path, cache: Path) -> ServerProcess:
+    """`transferkit serve ARGS` with this session's cache and no key from the environment."""
+    return ServerProcess(args, log=log, env={"TRANSFERKIT_CACHE": str(cache), "TRANSFERKIT_API_KEY": None}, timeout_s=240)
 
 
 def same(got, want) -> bool:
