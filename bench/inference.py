@@ -196,34 +196,56 @@ def export_checks() -> list[dict]:
 
 
 def serve_part(repeats: int, total: int = 2000, soak: int = 10_000) -> dict:
-    """`transferkit serve` on the SST-2 run (torch), one SST-2 test sentence per request:
-    `total` requests at concurrency 1, 8 and 32, with micro-batching on (the defaults) and
-    off (`--max-batch 1`: one request per forward pass); then the server's resident memory
-    before and after `soak` more requests. Loopback only, every loop bounded in count and time."""
-    import csv
+    """`transferkit serve` on the SST-2 run (torch): `total` POST /predict requests of one
+    SST-2 sentence at concurrency 1, 8 and 32, with micro-batching on (the defaults) and off
+    (`--max-batch 1`: one request per forward pass); then the server's resident memory
+    before and after `soak` more requests. The load comes from ApacheBench (`ab`, Debian's
+    apache2-utils), a C client light enough to leave the 2 cores to the server: a Python
+    client (bench/load_test.py) itself held throughput near 100 requests/s, batching or not.
+    Loopback only; every run is bounded in count (and `ab -s` in time)."""
+    from load_test import rss_mb
 
-    from load_test import ServerProcess, load_test, rss_mb
+    from transferkit.serving.launch import ServerProcess
 
     run = ensure_run("sst2-finetune")
-    payloads = [{"texts": [row["text"]]} for row in csv.DictReader(open(SST2 / "test.csv", encoding="utf-8"))]
+    body = RUNS / "request.json"
+    body.write_text(json.dumps({"texts": [SENTENCE]}))
     rows = []
     for label, flags in (("on (--max-batch 64 --max-wait-ms 5)", []), ("off (--max-batch 1)", ["--max-batch", 1])):
         with ServerProcess([run, *flags]) as server:
-            load_test(server.url, payloads, 8, 64, 60)  # warm-up: first passes allocate
+            apache_bench(server.url, body, 8, 200)  # warm-up: first passes allocate
             for concurrency in (1, 8, 32):
                 print(f"serve: batching {label}, concurrency {concurrency} ...", flush=True)
                 before = httpx_get(server.url + "/metadata")["batching"]
-                result = load_test(server.url, payloads, concurrency, total, 900)
+                result = apache_bench(server.url, body, concurrency, total)
                 after = httpx_get(server.url + "/metadata")["batching"]
                 passes = after["batches"] - before["batches"]
                 rows.append({"batching": label, **result, "texts_per_batch": (after["texts"] - before["texts"]) / max(passes, 1)})
     with ServerProcess([run]) as server:
-        load_test(server.url, payloads, 8, 64, 60)
+        apache_bench(server.url, body, 8, 200)
         before = rss_mb(server.pid)
         print(f"serve: {soak} requests for memory ...", flush=True)
-        result = load_test(server.url, payloads, 32, soak, 1800)
+        result = apache_bench(server.url, body, 32, soak)
         memory = {"rss_mb_before": before, "rss_mb_after": rss_mb(server.pid), "requests": result["requests"], "errors": result["errors"]}
-    return {"rows": rows, "memory": memory, "total": total, "command": f"transferkit serve {shown(run)} [--max-batch 1]"}
+    return {"rows": rows, "memory": memory, "total": total, "sentence": SENTENCE,
+            "command": f"transferkit serve {shown(run)} [--max-batch 1]; ab -k -n N -c C -p request.json -T application/json URL/predict"}
+
+
+SENTENCE = "arnold 's jump from little screen to big will leave frowns on more than a few faces ."  # the first SST-2 test sentence of the median length, 18 words
+
+
+def apache_bench(url: str, body: Path, concurrency: int, total: int) -> dict:
+    """`ab` with keep-alive: requests/s, latency percentiles (ms) and failed or non-200 answers."""
+    import re
+
+    if not url.startswith("http://127."):
+        raise ValueError(f"load only on loopback, not {url}")
+    out = subprocess.run(["ab", "-q", "-k", "-s", "120", "-n", str(total), "-c", str(concurrency), "-p", str(body),
+                          "-T", "application/json", url + "/predict"], check=True, capture_output=True, text=True).stdout
+    number = lambda pattern: float(m.group(1)) if (m := re.search(pattern, out, re.M)) else 0.0  # noqa: E731
+    return {"requests": total, "concurrency": concurrency, "requests_per_s": number(r"Requests per second:\s+([\d.]+)"),
+            "errors": int(number(r"Failed requests:\s+(\d+)") + number(r"Non-2xx responses:\s+(\d+)")),
+            **{f"p{p}_ms": number(rf"^\s+{p}%\s+(\d+)") for p in (50, 95, 99)}}
 
 
 def httpx_get(url: str) -> dict:
@@ -234,7 +256,7 @@ def httpx_get(url: str) -> dict:
 
 def serve_markdown(part: dict) -> list[str]:
     lines = ["## `transferkit serve`: load test on loopback", "",
-             f"`{part['command']}`; {part['total']:,} POST /predict requests per row, one SST-2 test sentence each, from that many client threads (keep-alive connections); the client shares the 2 cores.", "",
+             f"`{part['command']}`: {part['total']:,} POST /predict requests per row, each the sentence \"{part['sentence']}\", over keep-alive connections from ApacheBench (the client shares the 2 cores).", "",
              "| micro-batching | concurrency | requests/s | p50 ms | p95 ms | p99 ms | errors | texts per forward pass |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['batching']} | {r['concurrency']} | {r['requests_per_s']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors']} | {r['texts_per_batch']:.1f} |" for r in part["rows"]]
     m = part["memory"]
