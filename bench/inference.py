@@ -223,10 +223,11 @@ def serve_part(repeats: int, total: int = 2000, soak: int = 10_000) -> dict:
                 rows.append({"batching": label, **result, "texts_per_batch": (after["texts"] - before["texts"]) / max(passes, 1)})
     with ServerProcess([run]) as server:
         apache_bench(server.url, body, 8, 200)
-        before = rss_mb(server.pid)
+        before, peak_before = rss_mb(server.pid), rss_mb(server.pid, "VmHWM")
         print(f"serve: {soak} requests for memory ...", flush=True)
         result = apache_bench(server.url, body, 32, soak)
-        memory = {"rss_mb_before": before, "rss_mb_after": rss_mb(server.pid), "requests": result["requests"], "errors": result["errors"]}
+        memory = {"rss_mb_before": before, "rss_mb_after": rss_mb(server.pid), "peak_mb_before": peak_before,
+                  "peak_mb_after": rss_mb(server.pid, "VmHWM"), "requests": result["requests"], "errors": result["errors"]}
     return {"rows": rows, "memory": memory, "total": total, "sentence": SENTENCE,
             "command": f"transferkit serve {shown(run)} [--max-batch 1]; ab -k -n N -c C -p request.json -T application/json URL/predict"}
 
@@ -260,7 +261,8 @@ def serve_markdown(part: dict) -> list[str]:
              "| micro-batching | concurrency | requests/s | p50 ms | p95 ms | p99 ms | errors | texts per forward pass |", "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['batching']} | {r['concurrency']} | {r['requests_per_s']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['errors']} | {r['texts_per_batch']:.1f} |" for r in part["rows"]]
     m = part["memory"]
-    lines += ["", f"Resident memory of the server (batching on): {m['rss_mb_before']:.0f} MB after warm-up, {m['rss_mb_after']:.0f} MB after {m['requests']:,} more requests at concurrency 32 ({m['errors']} errors): {m['rss_mb_after'] - m['rss_mb_before']:+.0f} MB."]
+    lines += ["", f"Resident memory of the server (batching on): {m['rss_mb_before']:.0f} MB after warm-up, {m['rss_mb_after']:.0f} MB after {m['requests']:,} more requests "
+              f"at concurrency 32 ({m['errors']} errors): {m['rss_mb_after'] - m['rss_mb_before']:+.0f} MB; peak (VmHWM) {m['peak_mb_before']:.0f} → {m['peak_mb_after']:.0f} MB."]
     return lines
 
 
