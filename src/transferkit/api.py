@@ -226,6 +226,10 @@ class OpenRun:
         passage = {} if context is None else {"context": context}
         return self.task.read_request(self.cfg, list(questions or []) + list(texts or []), input_path, **passage)
 
+    def items_request(self, items: list):
+        """The task's parsed request from the items of an HTTP request (`serve`), checked."""
+        return self.task.read_items(self.cfg, items)
+
     def records(self, request) -> list[dict]:
         return self.task.records(self.predictor, request)
 

@@ -10,8 +10,7 @@ import sys
 import pytest
 
 from transferkit import api
-
-PRIMARY = {"ner": "f1", "qa": "f1"}
+from transferkit.tasks import get_task
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +84,7 @@ def test_ner_and_qa_exports_agree(task, ner_run, qa_run, ner_files, qa_files, tm
         assert [(r["answer"], r["start"]) for r in ours] == [(r["answer"], r["start"]) for r in theirs]
         data = qa_files["test"]
     ours, theirs = api.evaluate(str(tmp_path / "onnx"), str(data)), api.evaluate(str(run), str(data))
-    assert ours[PRIMARY[task]] == pytest.approx(theirs[PRIMARY[task]])
+    assert ours[get_task(task).primary_metric] == pytest.approx(theirs[get_task(task).primary_metric])
 
 
 def test_poor_agreement_fails_and_writes_nothing(classify_run, tmp_path, monkeypatch, cli):

@@ -79,7 +79,7 @@ class Served:
 
 def records_of(run, items: list) -> list[dict]:
     """A batcher's work: the merged items of its requests parsed once, predicted in one call."""
-    return run.records(run.task.read_items(run.cfg, items))
+    return run.records(run.items_request(items))
 
 
 def serve(runs: list[str] | str, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 64, max_wait_ms: float = 5.0,
@@ -210,7 +210,7 @@ def _add_routes(app: FastAPI, model: Served, batching: dict) -> None:
 
 async def _predicted(model: Served, items: list) -> JSONResponse:
     """Items checked alone (a bad one is this request's 422, not its batch's), then queued."""
-    model.run.task.read_items(model.run.cfg, items)
+    model.run.items_request(items)
     return JSONResponse(await asyncio.wrap_future(model.batcher.submit(items)))
 
 
