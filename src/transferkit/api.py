@@ -241,13 +241,19 @@ def open_run(run_dir: str, device: str = "auto", bf16: bool = False, runtime: st
 
 
 def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, language: str | None = None,
-             runtime: str = "auto", batch_size: int | None = None) -> dict:
+             runtime: str = "auto", batch_size: int | None = None, slice_column: str | None = None) -> dict:
     """Score a finished run on a labelled file, read with the run's data options; `language`
-    (a code such as de or zh) is recorded, and qa scores its answers by that language's rules."""
+    (a code such as de or zh) is recorded, and qa scores its answers by that language's rules.
+    `slice_column` (classify) names a column of `data` whose values group the rows, for
+    metrics per group."""
     code = None if language is None else language_of(language)
     if language is not None and code != language.lower():
         raise UserError("--language", f"expected a language code such as en, de or zh, got {language!r}")
     run = open_run(run_dir, device, bf16, runtime, batch_size)
+    if slice_column is not None:
+        if run.info["task"] != "classify":
+            raise UserError("--slice-column", f"applies to classify runs; {run_dir} is a {run.info['task']} run")
+        run.cfg = replace(run.cfg, slice_column=slice_column)
     split = run.task.read_test(data, run.cfg, code)
     run.task.check_known(split, run.info["labels"])
     given = {"language": code} if code else {}
@@ -257,13 +263,19 @@ def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, 
 
 def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None = None, context: str | None = None,
             questions: list[str] | None = None, device: str = "auto", bf16: bool = False, runtime: str = "auto",
-            batch_size: int | None = None) -> list[dict]:
+            batch_size: int | None = None, abstain_below: float | None = None, explain: bool = False) -> list[dict]:
     """Predictions for texts given directly or read from a file, one record per text in
     input order (the fields depend on the task: see the task's `records`).
     For qa the texts are questions about `context`; `questions` come before them (and,
-    like `context`, are refused by a run of another task)."""
+    like `context`, are refused by a run of another task). classify: `abstain_below` writes
+    no prediction below that probability; `explain` adds each token's attribution."""
     run = open_run(run_dir, device, bf16, runtime, batch_size)
-    return run.records(run.request(texts, input_path, context, questions))
+    for option, given in (("--abstain-below", abstain_below is not None), ("--explain", explain)):
+        if given and run.info["task"] != "classify":
+            raise UserError(option, f"applies to classify runs; {run_dir} is a {run.info['task']} run")
+    request = run.request(texts, input_path, context, questions)
+    request.extra.update(abstain_below=abstain_below, explain=explain)
+    return run.records(request)
 
 
 def generate(run_dir: str, prompts: list[str], device: str = "auto", **options) -> list[dict]:

@@ -123,15 +123,16 @@ runtime_option = click.option("--runtime", type=click.Choice(("auto", "torch", "
 @click.argument("run_dir")
 @click.option("--data", required=True, help="Labelled data file, with the run's column names.")
 @click.option("--language", help="The data's language code (de, zh, ...): recorded with the scores; qa scores answers by that language's rules (MLQA's; zh per character).")
+@click.option("--slice-column", help="classify: a column of --data whose values group the rows; adds each group's metrics, the worst group and its gap to the overall metric.")
 @device_option
 @bf16_option
 @runtime_option
 @batch_size_option
-def evaluate(run_dir, data, language, device, bf16, runtime, batch_size):
+def evaluate(run_dir, data, language, slice_column, device, bf16, runtime, batch_size):
     """Score a run (or an ONNX export of one) on a labelled file; prints the metrics as JSON."""
     from transferkit import api
 
-    _print_json(api.evaluate(run_dir, data, device, bf16, language, runtime, batch_size))
+    _print_json(api.evaluate(run_dir, data, device, bf16, language, runtime, batch_size, slice_column=slice_column))
 
 
 @app.command()
@@ -141,11 +142,13 @@ def evaluate(run_dir, data, language, device, bf16, runtime, batch_size):
 @click.option("--output", "-o", "output_path", help="Write JSON lines here instead of standard output.")
 @click.option("--question", "questions", multiple=True, help="qa: a question about --context (repeatable; arguments count as questions too).")
 @click.option("--context", help="qa: the passage the questions are answered from.")
+@click.option("--abstain-below", type=click.FloatRange(0, 1), help="classify: write \"prediction\": null where the predicted label's probability is below this.")
+@click.option("--explain", is_flag=True, help="classify: add each token's attribution to the prediction (integrated gradients; tfidf and wordvec: their exact linear contributions).")
 @device_option
 @bf16_option
 @runtime_option
 @batch_size_option
-def predict(run_dir, texts, input_path, output_path, questions, context, device, bf16, runtime, batch_size):
+def predict(run_dir, texts, input_path, output_path, questions, context, abstain_below, explain, device, bf16, runtime, batch_size):
     """Predict texts given as arguments, in --input, or one per line on standard input;
     writes one JSON line per text, in input order. QA: --question Q --context C."""
     from transferkit import api
@@ -154,11 +157,11 @@ def predict(run_dir, texts, input_path, output_path, questions, context, device,
         texts, input_path = list(texts) + stdin_lines(), None
     texts, questions = list(texts), list(questions)
     if not output_path:
-        click.echo(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16, runtime, batch_size)), nl=False)
+        click.echo(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16, runtime, batch_size, abstain_below=abstain_below, explain=explain)), nl=False)
         return
     run_files = [Path(run_dir) / name for name in ("model", "config.yaml", "metrics.json")]
     with output_file(output_path, inputs=[input_path, *run_files]) as partial:  # checked before predicting
-        partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16, runtime, batch_size)))
+        partial.write_text(_json_lines(api.predict(run_dir, texts, input_path, context, questions, device, bf16, runtime, batch_size, abstain_below=abstain_below, explain=explain)))
 
 
 def stdin_lines() -> list[str]:

@@ -362,6 +362,53 @@ class ClassifyOptions(OptionGroup):
 
 
 @dataclass
+class DataOptions(OptionGroup):
+    """How the readers treat rows they cannot use (every task)."""
+
+    on_bad_row: str = _opt(
+        "error",
+        "error: a row that cannot be used (empty text, missing label, undecodable bytes, ragged columns; ner: a "
+        "sentence with a bad line; qa: a bad record) stops the run with its file and line; skip: drop it, list it in "
+        "RUN/skipped_rows.jsonl with its line and reason, and count it in metrics.json.",
+        choices=("error", "skip"),
+    )
+    max_bad_rows: float = _opt(0.01, "With --on-bad-row skip, the largest fraction of a file's rows that may be skipped; more is an error.", bounds=Bounds(0, 1))
+
+
+@dataclass
+class MultiLabelOptions(OptionGroup):
+    APPLIES_TO = {"task": ("classify",)}
+    multi_label: bool = _opt(
+        False,
+        "Each example has a set of labels (none, one or several): the label column holds them separated by "
+        "--label-separator (JSONL and Parquet: a list). Sigmoid outputs, one threshold per label chosen on dev.",
+    )
+    label_separator: str = _opt("|", "What separates the labels of one example in the label column, with --multi-label.")
+
+
+@dataclass
+class SliceOptions(OptionGroup):
+    APPLIES_TO = {"task": ("classify",)}
+    slice_column: str | None = _opt(
+        None,
+        "Column whose values group the dev and test rows (product, channel, language): metrics.json gets each "
+        "group's metrics, the worst group and its gap to the overall metric.",
+    )
+
+
+@dataclass
+class LongTextOptions(OptionGroup):
+    APPLIES_TO = {"task": ("classify",), "strategy": PRETRAINED}
+    long_text: str = _opt(
+        "truncate",
+        "Texts longer than --max-length: truncate (read the first --max-length tokens) or chunks (cut into "
+        "overlapping windows of --max-length, each trained on the text's label; predictions average the windows' outputs).",
+        choices=("truncate", "chunks"),
+    )
+    chunk_overlap: int | None = _opt(None, "Tokens shared by consecutive windows with --long-text chunks.", bounds=Bounds(0, MAX_COUNT), recipe=True)
+
+
+@dataclass
 class ExamplesOptions(OptionGroup):
     APPLIES_TO = {"task": ("ner", "qa", "lm")}
     train_examples: int | None = _opt(None, "Train on N examples drawn from --train with --seed (a label budget): ner sentences, qa questions, lm documents.")
@@ -469,7 +516,8 @@ class WordvecOptions(OptionGroup):
 
 # In this order in `train --help` and in config.yaml.
 OPTION_GROUPS = (
-    RunOptions, ModelOptions, TextColumnOptions, ClassifyOptions, ExamplesOptions, NerOptions, WindowOptions,
+    RunOptions, DataOptions, ModelOptions, TextColumnOptions, ClassifyOptions, MultiLabelOptions, SliceOptions,
+    LongTextOptions, ExamplesOptions, NerOptions, WindowOptions,
     QAOptions, TrainingOptions, FeaturesOptions, LabelTextOptions, ContrastiveOptions, WordvecOptions,
 )
 GROUP_OF = {f.name: group for group in OPTION_GROUPS for f in dataclasses.fields(group) if f.name in group.__annotations__}
@@ -530,6 +578,10 @@ class TrainConfig(YamlConfig, *reversed(OPTION_GROUPS)):
             raise UserError("--vectors", "missing; --strategy wordvec needs word vectors: a `pretrain word2vec` output directory or glove-50d")
         if self.doc_stride is not None and self.max_length is not None and not self.doc_stride < self.max_length // 2:
             raise UserError("--doc-stride", "must be at least 0 and less than half of --max-length")
+        if self.chunk_overlap is not None and self.max_length is not None and not self.chunk_overlap < self.max_length // 2:
+            raise UserError("--chunk-overlap", "must be at least 0 and less than half of --max-length")
+        if self.multi_label and not self.label_separator.strip():
+            raise UserError("--label-separator", "must hold a character other than whitespace")
 
     def yaml_data(self) -> dict:
         """What config.yaml holds: the options that apply to this run, with the values it used."""

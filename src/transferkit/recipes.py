@@ -66,7 +66,10 @@ AUTO = "auto"  # not a row: `--strategy auto` picks a row's strategy from the da
 
 # Rows per task (every strategy of the task), then per task × strategy, which win.
 TASK_ROWS: dict[str, dict] = {
-    "classify": {"max_length": 128, "warmup_ratio": 0.06},
+    "classify": {
+        "max_length": 128, "warmup_ratio": 0.06,
+        "chunk_overlap": Derived("a quarter of --max-length", lambda cfg: cfg.max_length // 4 if cfg.max_length else None),
+    },
     "ner": {
         "max_length": 128, "warmup_ratio": 0.06, "context": "sentence",
         "doc_stride": Derived("a quarter of --max-length", lambda cfg: cfg.max_length // 4),
