@@ -23,7 +23,7 @@ def config(sentiment, tmp_path, **kw) -> TrainConfig:
 def test_tfidf_run_directory_has_the_documented_layout(sentiment, tmp_path):
     metrics = api.train(config(sentiment, tmp_path, strategy="tfidf"))
     run = tmp_path / "run"
-    assert sorted(p.name for p in run.iterdir()) == [MARKER_FILE, "config.yaml", "metrics.json", "model", "predictions"]
+    assert sorted(p.name for p in run.iterdir()) == [MARKER_FILE, "config.yaml", "metrics.json", "mistakes.md", "model", "predictions"]
     on_disk = json.loads((run / "metrics.json").read_text())
     assert on_disk == json.loads(json.dumps(metrics))
     assert {"task", "strategy", "model", "labels", "dev", "test", "train", "versions"} <= set(on_disk)
@@ -46,16 +46,27 @@ def test_features_second_run_reuses_the_embedding_cache(sentiment, tmp_path, mon
 
 
 def test_finetune_pipeline_agrees_with_predict_and_config_reproduces_the_run(sentiment, tmp_path):
+    """The pipeline gives the model's own probabilities; predict the same after the run's
+    temperature (fitted on dev, in model/transferkit.json): softmax(log p / T)."""
+    import json
+
+    import numpy as np
     from transformers import pipeline
 
     metrics = api.train(config(sentiment, tmp_path, strategy="finetune", epochs=2))
     run = tmp_path / "run"
     texts = ["a wonderful and moving film", "tedious, dull and lifeless", "i found the plot gripping"]
     ours = api.predict(str(run), texts)
-    classifier = pipeline("text-classification", model=str(run / "model"), device="cpu")
+    classifier = pipeline("text-classification", model=str(run / "model"), device="cpu", top_k=None)
     theirs = classifier(texts)
-    assert [o["prediction"] for o in ours] == [t["label"] for t in theirs]
-    assert [o["score"] for o in ours] == pytest.approx([t["score"] for t in theirs], abs=1e-4)
+    temperature = json.loads((run / "model" / "transferkit.json").read_text())["temperature"]
+    assert temperature == metrics["calibration"]["temperature"] and temperature != 1.0
+    for o, t in zip(ours, theirs):
+        labels = [s["label"] for s in t]
+        logp = np.log([s["score"] for s in t]) / temperature
+        scaled = np.exp(logp - logp.max()) / np.exp(logp - logp.max()).sum()
+        assert o["prediction"] == labels[int(np.argmax(scaled))] == t[0]["label"]
+        assert o["score"] == pytest.approx(float(scaled.max()), abs=1e-4)
 
     cfg = TrainConfig.from_yaml(str(run / "config.yaml"))
     cfg.output = str(tmp_path / "again")

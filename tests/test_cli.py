@@ -399,3 +399,31 @@ def test_test_sets_without_names_or_with_one_name_twice_are_one_line_exit_2(cli,
     status, _, err = cli("train", "--strategy", "tfidf", "--train", sentiment["train"], "--output", tmp_path / "run", *flags)
     assert status == 2 and err.startswith("error: --test: ") and expected in err and err.count("\n") == 1
     assert not (tmp_path / "run").exists()
+
+
+def _messy_csv(path):
+    """48 good rows, then a row with a blank text, a ragged row and a line in latin-1."""
+    write_csv(path, sentiment_rows(24, seed=5))
+    with path.open("ab") as f:
+        f.write(b"   ,positive\nwell, well, well,negative\n" + "a caf\xe9 film,positive\n".encode("latin-1") + b"a dull film,negative\n")
+    return path
+
+
+def test_on_bad_row_skip_trains_on_a_messy_file_and_lists_what_it_skipped(cli, tmp_path):
+    train, run = _messy_csv(tmp_path / "messy.csv"), tmp_path / "run"
+    args = ("train", "--strategy", "tfidf", "--train", train, "--dev", train, "--output", run)
+    status, _, err = cli(*args)
+    assert status == 2 and err == f"error: {train}:52: not valid UTF-8; save the file as UTF-8\n" and not run.exists()
+    status, _, err = cli(*args, "--on-bad-row", "skip")  # 3 of 52 rows: more than the default 1%
+    assert status == 2 and err.count("\n") == 1 and err.startswith(f"error: {train}: 3 of its 52 rows cannot be used") and "--max-bad-rows 0.01" in err
+    status, out, err = cli(*args, "--on-bad-row", "skip", "--max-bad-rows", "0.1")
+    assert status == 0, err
+    assert f"note: --on-bad-row skip: skipped 6 unusable rows of {train}; listed in {run / 'skipped_rows.jsonl'}" in err
+    listed = [json.loads(line) for line in (run / "skipped_rows.jsonl").read_text().splitlines()]
+    assert [(row["file"], row["line"], row["reason"][:20]) for row in listed] == [
+        (str(train), 50, "empty text in column"), (str(train), 51, "row has 4 fields but"), (str(train), 52, "not valid UTF-8; sav"),
+    ] * 2  # train, then dev
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["data"] == {"skipped_rows": {"train": 3, "dev": 3}, "overlap_with_train": {"dev": 49}}
+    assert metrics["train"]["labelled_examples"] == 49 and metrics["dev"]["examples"] == 49
+    assert "on_bad_row: skip" in (run / "config.yaml").read_text()

@@ -1,7 +1,6 @@
 """The one inference runtime: rows come back in input order whatever the length sorting,
 the model's training mode is restored, and the device policy refuses what is not there."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from transferkit.config import GROUP_OF, TrainConfig, language_of, test_sets
+from transferkit.data.bad_rows import write_skipped
 from transferkit.errors import Terminated, UserError
 from transferkit.progress import note, status
 from transferkit.recipes import AUTO
@@ -109,6 +110,8 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, ch
     model_path = _checked_model(cfg) if strategy.uses_pretrained_model else None
     status(f"reading the data ({cfg.train}) ...")
     data = task.load_data(cfg)
+    if publish and cfg.on_bad_row == "skip":
+        write_skipped(data.skipped, staging, Path(cfg.output))
     if chosen is not None and cfg.task == "classify":  # the one task with a choice; said once its data read without error
         note(f"--strategy auto chose {chosen['chose']}: {chosen['because']}")
     metric, why = task.selection(data)
@@ -121,6 +124,7 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, ch
         return {}
     cfg = replace(cfg, **result.resolved)
     metrics = _score(task, strategy, metric, cfg, data, result, staging, model_path)
+    metrics["data"] = data.report
     if chosen is not None:
         metrics["auto"] = chosen
     cfg.to_yaml(staging / "config.yaml")
@@ -151,19 +155,26 @@ def _checked_model(cfg: TrainConfig) -> str:
 
 
 def _score(task, strategy, metric: str, cfg: TrainConfig, data, result, staging: Path, model_path: str | None) -> dict:
-    """Write what prediction needs, load the model as `predict` would, and score dev and
-    test; `metric` is the one that selected on dev (`Task.selection`)."""
+    """Write what prediction needs, load the model as `predict` would, calibrate it on dev
+    (`Task.calibrate`: then written and loaded again), and score dev and test; `metric` is
+    the one that selected on dev (`Task.selection`)."""
     from transferkit.models.zoo import weights_note
 
     model_dir = staging / "model"
-    write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **task.inference_settings(cfg), **result.learned)
+    settings = {**task.inference_settings(cfg), **result.learned}
+    write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **settings)
     predictor = load_predictor(model_dir, device=cfg.device)
+    calibrated, calibration = task.calibrate(predictor, data, cfg)
+    if calibrated:
+        write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **settings, **calibrated)
+        predictor = load_predictor(model_dir, device=cfg.device)
     metrics = {
         "task": cfg.task,
         "strategy": cfg.strategy,
         "model": cfg.model if model_path else None,
         **({"model_weights": note} if model_path and (note := weights_note(cfg.model)) else {}),
         "labels": data.labels,
+        **({"calibration": calibration} if calibration else {}),
         "dev": task.score_split(predictor, data.dev, data.labels) if data.dev else None,
         "test": None,
     }
@@ -253,7 +264,7 @@ def evaluate(run_dir: str, data: str, device: str = "auto", bf16: bool = False, 
     if slice_column is not None:
         if run.info["task"] != "classify":
             raise UserError("--slice-column", f"applies to classify runs; {run_dir} is a {run.info['task']} run")
-        run.cfg = replace(run.cfg, slice_column=slice_column)
+        run.cfg = replace(run.cfg, slice_column=slice_column, train=None)  # train=None: `data` is a scored split, whatever its path
     split = run.task.read_test(data, run.cfg, code)
     run.task.check_known(split, run.info["labels"])
     given = {"language": code} if code else {}

@@ -68,6 +68,13 @@ def softmax(logits):
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def sigmoid(logits):
+    """The logistic function of each entry of a numpy array (as tanh, which cannot overflow)."""
+    import numpy as np
+
+    return 0.5 * (1.0 + np.tanh(0.5 * logits))
+
+
 class BatchedRuntime:
     """The batched forward pass every runtime shares: items sorted by length, padded per
     batch, `read(outputs, batch)` per batch. A runtime says how a padded batch reaches its

@@ -149,3 +149,65 @@ def test_decimal_numbers_as_labels_in_a_text_file_give_a_warning(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.startswith(f"warning: {path}: every label is a number and 2 of the 4 are not whole numbers (e.g. '0.5')")
     assert err.count("\n") == 1
+
+
+def test_multi_label_cells_split_on_the_separator_and_lists_in_jsonl(tmp_path):
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_text("text,label\na,sports| news |sports\nb,\nc,||\nd,7\n")
+    split = read_split(str(csv_path), multi_label=True)
+    assert split.multi_label and split.labels == [("news", "sports"), (), (), ("7",)]
+    semicolons = tmp_path / "b.tsv"
+    semicolons.write_text("text\tlabel\na\tx; y|z\n")
+    assert read_split(str(semicolons), multi_label=True, separator=";").labels == [("x", "y|z")]
+    jsonl = tmp_path / "a.jsonl"
+    rows = [{"text": "a", "label": ["b", "a", "b"]}, {"text": "b", "label": [3, 1]}, {"text": "c", "label": []}, {"text": "d", "label": "x|y"}]
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert read_split(str(jsonl), multi_label=True).labels == [("a", "b"), ("1", "3"), (), ("x", "y")]
+
+
+@pytest.mark.parametrize("row, fragment", [({"text": "x"}, "missing value in column 'label'"), ({"text": "x", "label": [["a"]]}, "got a list")])
+def test_a_missing_or_wrongly_typed_multi_label_value_is_a_bad_row(tmp_path, row, fragment):
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps({"text": "ok", "label": ["a"]}) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(UserError, match=fragment) as e:
+        read_split(str(path), multi_label=True)
+    assert str(e.value).startswith(f"{path}:2:")
+
+
+def test_multi_label_label_set_is_the_union_and_needs_one_label(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("text,label\na,b|a\nb,\nc,c\n")
+    split = read_split(str(path), multi_label=True)
+    assert label_set(split) == ["a", "b", "c"]
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\na,x\nb,\n")
+    assert label_set(read_split(str(one), multi_label=True)) == ["x"]
+    none = tmp_path / "none.csv"
+    none.write_text("text,label\na,\nb,\n")
+    with pytest.raises(UserError, match="has 0 label.*multi-label classification needs at least 1"):
+        label_set(read_split(str(none), multi_label=True))
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\na,a|c\nb,a|z\n")
+    with pytest.raises(UserError, match="label 'z' does not occur") as e:
+        check_labels_known(read_split(str(test), multi_label=True), ["a", "b", "c"])
+    assert str(e.value).startswith(f"{test}:3:")
+
+
+def test_slice_column_groups_rows_and_a_missing_value_is_its_own_group(tmp_path):
+    path = tmp_path / "a.jsonl"
+    rows = [{"text": "a", "label": "x", "shop": "web"}, {"text": "b", "label": "y", "shop": None}, {"text": "c", "label": "x", "shop": 3},
+            {"text": "d", "label": "y"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    split = read_split(str(path), slice_column="shop")
+    assert split.groups == ["web", "(missing)", "3", "(missing)"]
+    assert split.subset([2, 0]).groups == ["3", "web"]
+    assert read_split(str(path)).groups is None
+    with pytest.raises(UserError, match="no column 'channel'.*--slice-column"):
+        read_split(str(path), slice_column="channel")
+
+
+def test_subset_keeps_multi_label(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("text,label\na,x|y\nb,y\n")
+    picked = read_split(str(path), multi_label=True).subset([1])
+    assert picked.multi_label and picked.labels == [("y",)] and picked.places == [f"{path}:3"]

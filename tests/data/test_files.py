@@ -87,3 +87,28 @@ def test_faults_at_open_that_root_cannot_provoke(tmp_path, monkeypatch, error, m
     with pytest.raises(UserError) as e:
         read_split(str(path))
     assert str(e.value).startswith(f"{path}: {message}")
+
+
+SQUAD = '{"data": [{"paragraphs": [{"context": "Lucy runs.", "qas": [{"id": "q1", "question": "Who?", "answers": [{"text": "Lucy", "answer_start": 0}]}]}]}]}'
+CONTENTS = {  # reader, suffix, a file written with \n, what the reader makes of it
+    "csv": (read_split, "csv", 'text,label\n"two\nlines",pos\nplain,neg\n', lambda s: (s.texts, s.labels, s.places)),
+    "tsv": (read_split, "tsv", "text\tlabel\nx y\tpos\nz\tneg\n", lambda s: (s.texts, s.labels, s.places)),
+    "jsonl": (read_split, "jsonl", '{"text": "x", "label": "a"}\n{"text": "y", "label": "b"}\n', lambda s: (s.texts, s.labels, s.places)),
+    "conll": (read_token_split, "txt", "-DOCSTART- O\n\nJohn B-PER\nruns O\n\nMary B-PER\n", lambda s: (s.tokens, s.tags, s.places, s.documents)),
+    "squad": (read_qa_split, "json", SQUAD.replace(", ", ",\n"), lambda s: (s.ids, s.questions, s.contexts, s.answers)),
+    "corpus": (lambda p: list(Corpus((p,)).texts()), "txt", "one doc\n\ntwo doc\n", lambda texts: texts),
+    "corpus csv": (lambda p: list(Corpus((p,)).texts()), "csv", "text\none doc\ntwo doc\n", lambda texts: texts),
+}
+
+
+@pytest.mark.parametrize("kind", CONTENTS)
+def test_a_byte_order_mark_and_crlf_line_ends_read_as_plain_utf8(tmp_path, kind):
+    reader, suffix, text, seen = CONTENTS[kind]
+    plain, windows = tmp_path / f"plain.{suffix}", tmp_path / f"windows.{suffix}"
+    plain.write_bytes(text.encode())
+    windows.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    expected, got = seen(reader(str(plain))), seen(reader(str(windows)))
+    if kind == "csv":  # a line break inside a quoted field is kept as written
+        assert got[0][0] == "two\r\nlines"
+        got[0][0] = "two\nlines"
+    assert repr(got).replace("windows", "plain") == repr(expected)

@@ -34,3 +34,31 @@ def test_n_examples_are_drawn_reproducibly_in_file_order():
     assert drawn != sample_indices(100, 10, 4, "train.txt", "sentences")
     with pytest.raises(UserError, match="^train.txt: has 5 sentences, fewer than --train-examples 6; lower N to at most 5$"):
         sample_indices(5, 6, 0, "train.txt", "sentences")
+
+
+def test_multi_label_budget_draws_until_every_label_has_k_rarest_first():
+    from collections import Counter
+
+    rows = [("a",)] * 40 + [("a", "b")] * 6 + [("b", "c")] * 5 + [()] * 10 + [("c",)] * 8
+    split = ClassificationSplit("train.csv", [f"t{i}" for i in range(len(rows))], None, rows,
+                                [str(i) for i in range(len(rows))], ["p"] * len(rows), multi_label=True)
+    drawn = sample_per_class(split, 4, seed=3, labels=["a", "b", "c"])
+    counts = Counter(label for row in drawn.labels for label in row)
+    assert min(counts[label] for label in "abc") >= 4 and () not in drawn.labels
+    # b (11 texts) and c (13) are topped up first, so a needs fewer draws of its own than 4
+    assert len(drawn) < 12
+    assert drawn.ids == sorted(drawn.ids, key=int)  # file order
+    assert drawn.texts == sample_per_class(split, 4, seed=3, labels=["a", "b", "c"]).texts
+    with pytest.raises(UserError, match="class 'b' has 11"):
+        sample_per_class(split, 12, seed=3, labels=["a", "b", "c"])
+
+
+def test_a_multi_label_example_is_drawn_for_each_of_its_labels_and_kept_once():
+    labels = [("a", "b"), ("a",), ("b",), (), ("a", "b")]
+    split = ClassificationSplit("t.csv", list("vwxyz"), None, labels, list("01234"), ["p"] * 5, multi_label=True)
+    drawn = sample_per_class(split, 2, seed=0, labels=["a", "b"])
+    assert drawn.multi_label and len(set(drawn.ids)) == len(drawn.ids)
+    for label in ("a", "b"):
+        assert sum(label in row for row in drawn.labels) >= 2
+    with pytest.raises(UserError, match="class 'a' has 3 training examples"):
+        sample_per_class(split, 4, seed=0, labels=["a", "b"])

@@ -40,6 +40,11 @@ def test_classify_export_is_checked_and_predicts_like_the_run(classify_run, clas
     assert ours["accuracy"] == theirs["accuracy"] and ours["examples"] == theirs["examples"] == 20
 
 
+def test_an_export_cannot_explain(classify_export, cli):
+    status, _, err = cli("predict", classify_export, "a superb film", "--explain")
+    assert status == 2 and "ONNX export cannot give" in err and "explain with the torch run" in err
+
+
 def test_int8_export_is_smaller_and_agrees(classify_run, classify_export, tmp_path, cli):
     # the small run's probabilities sit near 0.5, where int8 rounding flips a few: its
     # agreement is no measure of int8 (bench/inference.py measures that on SST-2)

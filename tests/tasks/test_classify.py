@@ -2,7 +2,6 @@
 `balanced`, as the reference) and selection on macro-F1 when the training labels are
 imbalanced."""
 
-import json
 
 import numpy as np
 import pytest
@@ -54,3 +53,14 @@ def test_finetune_with_class_weights_trains_on_the_weighted_loss(imbalanced, tmp
     weighted = run(imbalanced, tmp_path, "weighted", strategy="finetune", max_length=16, batch_size=8, max_steps=6, evaluations=2, class_weight="balanced")
     assert "best_dev_macro_f1" in weighted["train"] and "best_dev_accuracy" not in weighted["train"]
     assert [h["loss"] for h in weighted["train"]["dev_history"]] != [h["loss"] for h in plain["train"]["dev_history"]]
+
+
+def test_predict_abstains_below_the_given_probability_and_keeps_the_score(classify_run):
+    texts = ["a wonderful film", "the film is dull", "i found the plot", "what a performance"]
+    plain = api.predict(str(classify_run), texts)
+    scores = sorted(r["score"] for r in plain)
+    threshold = (scores[1] + scores[2]) / 2
+    abstained = api.predict(str(classify_run), texts, abstain_below=threshold)
+    assert [r["score"] for r in abstained] == [r["score"] for r in plain]
+    assert [r["prediction"] for r in abstained] == [r["prediction"] if r["score"] >= threshold else None for r in plain]
+    assert sum(r["prediction"] is None for r in abstained) == 2

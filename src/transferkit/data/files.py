@@ -68,14 +68,30 @@ def read_bytes(path: str, what: str = "a data file") -> bytes:
         return f.read()
 
 
-def read_text(path: str, what: str = "a data file") -> str:
-    """The whole file decoded as UTF-8 (a byte-order mark at its start dropped)."""
-    return decode_text(path, read_bytes(path, what))
+NOT_UTF8 = "not valid UTF-8; save the file as UTF-8"
 
 
-def decode_text(path: str, raw: bytes) -> str:
+def read_text(path: str, what: str = "a data file", bad_lines: list[int] | None = None) -> str:
+    """The whole file decoded as UTF-8 (a byte-order mark at its start dropped). Bytes that
+    are not UTF-8 are an error at their line, unless `bad_lines` is given: then each line
+    that cannot be decoded is read as an empty line (so every other line keeps its
+    number) and its number is appended there, for the reader to drop its row."""
+    return decode_text(path, read_bytes(path, what), bad_lines)
+
+
+def decode_text(path: str, raw: bytes, bad_lines: list[int] | None = None) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}", "not valid UTF-8; save the file as UTF-8") from None
+        if bad_lines is None:
+            line = raw[: e.start].count(b"\n") + 1
+            raise UserError(f"{path}:{line}", NOT_UTF8) from None
+    lines = []
+    # bytes.splitlines ends lines at \n, \r\n and \r only, as `tables.split_lines` does
+    for number, line in enumerate(raw.splitlines(keepends=True), start=1):
+        try:
+            lines.append(line.decode("utf-8-sig" if number == 1 else "utf-8"))
+        except UnicodeDecodeError:
+            bad_lines.append(number)
+            lines.append(line[len(line.rstrip(b"\r\n")) :].decode())
+    return "".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 from transferkit.data.classification import ClassificationSplit
 from transferkit.errors import UserError
@@ -10,24 +11,42 @@ from transferkit.errors import UserError
 
 def sample_per_class(split: ClassificationSplit, k: int, seed: int, labels: list[str]) -> ClassificationSplit:
     """Draw `k` examples of every label (without replacement), keeping file order; none
-    with k = 0 (zeroshot: the file gives only the label set)."""
+    with k = 0 (zeroshot: the file gives only the label set). Multi-label: examples until
+    every label has at least `k` (`_top_up`)."""
     if k < 0:
         raise UserError("--labels-per-class", f"must be at least 0, got {k}")
     by_label: dict[str, list[int]] = {label: [] for label in labels}
-    for i, label in enumerate(split.labels):
-        by_label[label].append(i)
-    rng = random.Random(seed)
-    chosen = []
+    for i, row in enumerate(split.label_rows()):
+        for label in row:
+            by_label[label].append(i)
     for label in labels:
-        pool = by_label[label]
-        if len(pool) < k:
+        if len(by_label[label]) < k:
             raise UserError(
                 split.path,
-                f"class {label!r} has {len(pool)} training examples, fewer than --labels-per-class {k}; "
+                f"class {label!r} has {len(by_label[label])} training examples, fewer than --labels-per-class {k}; "
                 f"lower K to at most {min(len(v) for v in by_label.values())}",
             )
-        chosen.extend(rng.sample(pool, k))
-    return split.subset(sorted(chosen))
+    rng = random.Random(seed)
+    if split.multi_label:
+        return split.subset(sorted(_top_up(split.label_rows(), by_label, k, rng)))
+    return split.subset(sorted(i for label in labels for i in rng.sample(by_label[label], k)))
+
+
+def _top_up(rows: list[tuple[str, ...]], by_label: dict[str, list[int]], k: int, rng: random.Random) -> set[int]:
+    """Greedy: the labels from the rarest, each topped up to `k` examples from its own in
+    random order, counting the labels that examples drawn earlier brought. A rare label's
+    examples often carry common labels too, so this draws fewer than k per label taken
+    apart would. Examples without a label are never drawn: every example drawn is the
+    other labels' negative."""
+    chosen, have = set(), Counter()
+    for label in sorted(by_label, key=lambda label: len(by_label[label])):
+        for i in rng.sample(by_label[label], len(by_label[label])):
+            if have[label] >= k:
+                break
+            if i not in chosen:
+                chosen.add(i)
+                have.update(rows[i])
+    return chosen
 
 
 def sample_indices(total: int, n: int, seed: int, path: str, what: str) -> list[int]:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from transferkit.data.files import check_file, read_bytes, read_text
+from transferkit.data.bad_rows import BadRows
+from transferkit.data.files import NOT_UTF8, check_file, read_bytes, read_text
 from transferkit.errors import UserError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -45,9 +46,12 @@ class Table:
             )
 
 
-def read_table(path: str | Path) -> Table:
-    """Read a whole table, or raise `UserError` naming the file and line of the problem."""
-    path = str(path)
+def read_table(path: str | Path, bad_rows: BadRows | None = None) -> Table:
+    """Read a whole table, or raise `UserError` naming the file and line of the problem.
+    `bad_rows` decides about a line that cannot be decoded, a ragged row and a line that is
+    not a JSON object (default: each is an error); the reader of the table's values checks
+    its rows against the same `BadRows` and calls its `check` once they are all read."""
+    path, bad_rows = str(path), bad_rows or BadRows()
     check_file(path)
     suffix = Path(path).suffix
     kind = FORMATS.get(suffix.lower())
@@ -55,12 +59,21 @@ def read_table(path: str | Path) -> Table:
         raise UserError(path, f"unknown file type {suffix!r}; use one of {', '.join(FORMATS)}")
     if kind == "parquet":
         return _read_parquet(path)
-    text = read_text(path)
+    undecodable: list[int] = []
+    text = read_text(path, bad_lines=undecodable if bad_rows.policy == "skip" else None)
+    if undecodable and undecodable[0] < _first_text_line(text) and (kind != "jsonl" or not text.strip()):
+        raise UserError(f"{path}:{undecodable[0]}", NOT_UTF8)  # the header (or every line): nothing to read rows by
     if not text.strip():
         raise UserError(f"{path}:1", "file is empty; it needs a header line and data rows")
+    for number in undecodable:
+        bad_rows.skip(UserError(f"{path}:{number}", NOT_UTF8), path)
     if kind == "jsonl":
-        return _read_jsonl(path, text)
-    return _read_delimited(path, text, kind)
+        return _read_jsonl(path, text, bad_rows)
+    return _read_delimited(path, text, kind, bad_rows)
+
+
+def _first_text_line(text: str) -> int:
+    return next((n for n, line in enumerate(split_lines(text), start=1) if line.strip()), len(text) + 1)
 
 
 FIELD_LIMIT = 2**31 - 1  # the largest that csv accepts on every platform (a C long)
@@ -73,10 +86,11 @@ def split_lines(text: str) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
-def delimited_records(path: str, lines: Iterable[str], kind: str) -> Iterator[tuple[list[str], str]]:
+def delimited_records(path: str, lines: Iterable[str], kind: str, bad_rows: BadRows | None = None) -> Iterator[tuple[list[str], str]]:
     """(fields, `file:line`) of each record of a CSV or TSV file, the header first, blank
-    lines skipped; a malformed record or one whose field count differs from the header's
-    is a `UserError` at the line where the record starts.
+    lines skipped; a malformed record is a `UserError` at the line where the record
+    starts, and so is one whose field count differs from the header's unless `bad_rows`
+    skips it.
 
     csv's 131,072-character field limit is a process-wide setting: it is raised only while
     a record is parsed, so nothing else in the process sees it changed."""
@@ -103,12 +117,13 @@ def delimited_records(path: str, lines: Iterable[str], kind: str) -> Iterator[tu
             width = len(fields)
         elif len(fields) != width:
             hint = "a TSV field cannot hold a tab; use CSV or JSONL for such texts" if tsv else "quote fields that contain commas"
-            raise UserError(where, f"row has {len(fields)} fields but the header has {width}; {hint}")
+            (bad_rows or BadRows()).skip(UserError(where, f"row has {len(fields)} fields but the header has {width}; {hint}"), path)
+            continue
         yield fields, where
 
 
-def _read_delimited(path: str, text: str, kind: str) -> Table:
-    records = delimited_records(path, io.StringIO(text, newline=""), kind)
+def _read_delimited(path: str, text: str, kind: str, bad_rows: BadRows) -> Table:
+    records = delimited_records(path, io.StringIO(text, newline=""), kind, bad_rows)
     header, header_place = next(records, ([], f"{path}:1"))
     columns = [c.strip() for c in header]
     if len(set(columns)) != len(columns):
@@ -118,32 +133,45 @@ def _read_delimited(path: str, text: str, kind: str) -> Table:
         rows.append(dict(zip(columns, fields)))
         places.append(where)
     if not rows:
+        bad_rows.check(path, 0)
         raise UserError(f"{path}:2", "the file has a header but no data rows")
     return Table(path, columns, rows, places, header_place)
 
 
-def jsonl_records(path: str, numbered_lines: Iterable[tuple[int, str]]) -> Iterator[tuple[dict, str]]:
-    """(object, `file:line`) for each non-blank line of a JSON-lines file."""
+def jsonl_records(path: str, numbered_lines: Iterable[tuple[int, str]], bad_rows: BadRows | None = None) -> Iterator[tuple[dict, str]]:
+    """(object, `file:line`) for each non-blank line of a JSON-lines file; a line that is
+    not a JSON object is a `UserError`, unless `bad_rows` skips it."""
+    bad_rows = bad_rows or BadRows()
     for number, line in numbered_lines:
         if not line.strip():
             continue
         where = f"{path}:{number}"
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(where, f"invalid JSON ({e.msg}); write one JSON object per line") from None
-        if not isinstance(record, dict):
-            raise UserError(where, "expected a JSON object per line")
+            record = _json_object(line, where)
+        except UserError as e:
+            bad_rows.skip(e, path)
+            continue
         yield record, where
 
 
-def _read_jsonl(path: str, text: str) -> Table:
+def _json_object(line: str, where: str) -> dict:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise UserError(where, f"invalid JSON ({e.msg}); write one JSON object per line") from None
+    if not isinstance(record, dict):
+        raise UserError(where, "expected a JSON object per line")
+    return record
+
+
+def _read_jsonl(path: str, text: str, bad_rows: BadRows) -> Table:
     rows, places, columns = [], [], {}
-    for record, where in jsonl_records(path, enumerate(split_lines(text), start=1)):
+    for record, where in jsonl_records(path, enumerate(split_lines(text), start=1), bad_rows):
         columns.update(dict.fromkeys(record))
         rows.append(record)
         places.append(where)
     if not rows:
+        bad_rows.check(path, 0)
         raise UserError(f"{path}:1", "the file has no JSON records")
     return Table(path, list(columns), rows, places, places[0])
 

@@ -13,11 +13,12 @@ bytes, malformed rows, a missing column, a file with no text) without holding th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from transferkit.data.files import check_file, open_input
+from transferkit.data.bad_rows import BadRows
+from transferkit.data.files import NOT_UTF8, check_file, open_input
 from transferkit.data.tables import FORMATS, delimited_records, jsonl_records, parquet_damage
 from transferkit.data.values import describe, missing
 from transferkit.errors import UserError
@@ -47,25 +48,28 @@ class Tokenisation:
         return re.findall(self.pattern, text.lower() if self.lowercase else text)
 
 
-def _lines(path: str) -> Iterator[tuple[int, str]]:
+def _lines(path: str, bad_rows: BadRows) -> Iterator[tuple[int, str]]:
     """(line number, decoded line) of a file, decoding line by line so that bad bytes are
-    reported with their line without reading the whole file first."""
+    reported with their line without reading the whole file first; a line `bad_rows`
+    skips is read as an empty one."""
     with open_input(path, "a corpus file") as f:
         for number, raw in enumerate(f, start=1):
             try:
-                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
-                raise UserError(f"{path}:{number}", "not valid UTF-8; save the file as UTF-8") from None
+                bad_rows.skip(UserError(f"{path}:{number}", NOT_UTF8), path)
+                line = "\n"
+            yield number, line
 
 
-def _text_file(path: str, column: str) -> Iterator[tuple[str, str]]:
-    for number, line in _lines(path):
+def _text_file(path: str, column: str, bad_rows: BadRows) -> Iterator[tuple[str, str]]:
+    for number, line in _lines(path, bad_rows):
         if line.strip():
             yield line.rstrip("\r\n"), f"{path}:{number}"
 
 
-def _delimited(path: str, column: str, kind: str) -> Iterator[tuple[str, str]]:
-    records = delimited_records(path, (line for _, line in _lines(path)), kind)
+def _delimited(path: str, column: str, kind: str, bad_rows: BadRows) -> Iterator[tuple[str, str]]:
+    records = delimited_records(path, (line for _, line in _lines(path, bad_rows)), kind, bad_rows)
     header, where = next(records, ([], ""))
     if not header:
         return
@@ -76,13 +80,13 @@ def _delimited(path: str, column: str, kind: str) -> Iterator[tuple[str, str]]:
         yield fields[index], where
 
 
-def _jsonl(path: str, column: str) -> Iterator[tuple[str, str]]:
-    for record, where in jsonl_records(path, _lines(path)):
+def _jsonl(path: str, column: str, bad_rows: BadRows) -> Iterator[tuple[str, str]]:
+    for record, where in jsonl_records(path, _lines(path, bad_rows), bad_rows):
         _require(column, list(record), where)
         yield record[column], where
 
 
-def _parquet(path: str, column: str) -> Iterator[tuple[str, str]]:
+def _parquet(path: str, column: str, bad_rows: BadRows) -> Iterator[tuple[str, str]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -105,15 +109,19 @@ def _require(column: str, columns: list[str], where: str) -> None:
         raise UserError(where, f"no column {column!r}; the columns are {', '.join(map(repr, columns))}; name the right one with --text-column")
 
 
-READERS = {"csv": lambda p, c: _delimited(p, c, "csv"), "tsv": lambda p, c: _delimited(p, c, "tsv"), "jsonl": _jsonl, "parquet": _parquet}
+READERS = {
+    "csv": lambda p, c, b: _delimited(p, c, "csv", b), "tsv": lambda p, c, b: _delimited(p, c, "tsv", b), "jsonl": _jsonl, "parquet": _parquet
+}
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """A restartable stream of documents from several files."""
+    """A restartable stream of documents from several files. `bad_rows` decides what an
+    unusable row does (default: it is an error); give a fresh one for each pass."""
 
     paths: tuple[str, ...]
     text_column: str = "text"
+    bad_rows: BadRows = field(default_factory=BadRows, compare=False)
 
     def __post_init__(self):
         if not self.paths:
@@ -125,16 +133,18 @@ class Corpus:
         """(text, place) for every non-blank document; a file without any is an error."""
         for path in self.paths:
             reader = READERS.get(FORMATS.get(Path(path).suffix.lower(), ""), _text_file)
-            found = False
-            for text, where in reader(path, self.text_column):
+            found = 0
+            for text, where in reader(path, self.text_column, self.bad_rows):
                 if missing(text):
                     continue
                 if not isinstance(text, str):
-                    raise UserError(where, f"expected text in column {self.text_column!r}, got {describe(text)}; write the text as a JSON string")
+                    self.bad_rows.skip(UserError(where, f"expected text in column {self.text_column!r}, got {describe(text)}; write the text as a JSON string"), path)
+                    continue
                 if not text.strip():
                     continue
-                found = True
+                found += 1
                 yield text, where
+            self.bad_rows.check(path, found)
             if not found:
                 raise UserError(f"{path}:1", "the corpus file has no text; give a file with one document per line (or row)")
 

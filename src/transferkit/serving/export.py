@@ -181,9 +181,10 @@ def compare(task: str, torch_dir: Path, onnx_dir: Path, sample) -> dict:
     recorded, predictions = [], []
     for model_dir, runtime in ((torch_dir, "torch"), (onnx_dir, "onnx")):
         predictor = load_predictor(model_dir, runtime=runtime, device="cpu")
-        predictor.model = Recorder(predictor.model, outputs)
+        inner = getattr(predictor, "uncalibrated", predictor)  # the model of a temperature-scaled classifier
+        inner.model = Recorder(inner.model, outputs)
         predictions.append(predict(predictor, sample))
-        recorded.append(predictor.model.calls)
+        recorded.append(inner.model.calls)
     largest = 0.0
     for (a, mask), (b, _) in zip(*recorded):
         for name in outputs:

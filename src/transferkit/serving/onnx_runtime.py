@@ -22,7 +22,7 @@ MODEL_FILE = "model.onnx"
 class OnnxModel:
     """An onnxruntime session called like a transformers model: keyword inputs in, an
     object with one numpy array per named output (`logits`, `start_logits`, ...) out, and
-    the `config` fields predictors read (`num_labels`, `id2label`)."""
+    the `config` fields predictors read (`num_labels`, `id2label`, `problem_type`)."""
 
     def __init__(self, model_dir: Path, threads: int | None = None):
         import onnxruntime
@@ -36,7 +36,7 @@ class OnnxModel:
         self.outputs = [o.name for o in self.session.get_outputs()]
         config = read_json(model_dir / "config.json")
         id2label = {int(k): v for k, v in (config.get("id2label") or {}).items()}
-        self.config = SimpleNamespace(num_labels=config.get("num_labels", len(id2label)), id2label=id2label)
+        self.config = SimpleNamespace(num_labels=config.get("num_labels", len(id2label)), id2label=id2label, problem_type=config.get("problem_type"))
 
     def __call__(self, **batch):
         values = self.session.run(self.outputs, {name: batch[name] for name in self.inputs})

@@ -28,7 +28,8 @@ SETTINGS = {
     "lm": {},
 }
 TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", type(None): "null"}
-OPTIONAL = {"context": TEXT, "base_model": TEXT + (type(None),)}
+# classify: `--long-text chunks` (`training/text_chunks.py`) and the dev-fitted temperature (`evaluation/calibration.py`)
+OPTIONAL = {"context": TEXT, "base_model": TEXT + (type(None),), "long_text": TEXT, "chunk_overlap": INTEGER, "temperature": NUMBER}
 
 
 def write_info(model_dir: Path, task: str, strategy: str, labels: list[str], max_length: int, **extra) -> None:
@@ -62,12 +63,19 @@ def _checked_info(path: Path) -> dict:
             raise damaged(path, f"no {key!r}")
         if key in info and (not isinstance(info[key], types) or isinstance(info[key], bool)):
             raise damaged(path, f"{key!r} is {info[key]!r}; it must be {' or '.join(TYPE_NAMES[t] for t in types if not (t is int and float in types))}")
+    if "temperature" in info and not info["temperature"] > 0:
+        raise damaged(path, f"'temperature' is {info['temperature']!r}; it must be more than 0")
     labels = info.get("labels")
     if task in ("classify", "ner"):
-        if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(l, str) for l in labels):
-            raise damaged(path, "'labels' must be a list of at least two label names")
+        least = 1 if info.get("multi_label") else 2  # each label of a multi-label run is a yes/no of its own
+        if not isinstance(labels, list) or len(labels) < least or not all(isinstance(l, str) for l in labels):
+            raise damaged(path, f"'labels' must be a list of at least {'one label name' if least == 1 else 'two label names'}")
         if len(set(labels)) != len(labels):
             raise damaged(path, "'labels' lists a label twice")
+    if task == "classify" and "multi_label" in info:
+        from transferkit.tasks.multilabel import check_info
+
+        check_info(path, info)
     return info
 
 
@@ -83,7 +91,7 @@ def check_head(model_dir: Path, info: dict) -> None:
     if info["task"] == "classify" and get_strategy(info["strategy"]).linear_head:  # head.safetensors (ner features writes a transformers model)
         head = model_dir / "head.safetensors"
         rows = safetensors_shapes(head).get("coef", [0])[0]
-        outputs = 2 if rows == 1 else rows  # a two-class logistic regression keeps one row
+        outputs = 2 if rows == 1 and not info.get("multi_label") else rows  # a two-class logistic regression keeps one row
         names = None
     else:
         head = model_dir / "config.json"
@@ -110,7 +118,16 @@ def load_predictor(model_dir: Path, runtime: str = "auto", device: str = "auto",
     info = _checked_info(model_dir / INFO_FILE)
     check_head(model_dir, info)
     task, strategy = get_task(info["task"]), get_strategy(info["strategy"])
-    return strategy.load_predictor(task, model_dir, info, create_runtime(model_dir, runtime, device, bf16, batch_size))
+    predictor = strategy.load_predictor(task, model_dir, info, create_runtime(model_dir, runtime, device, bf16, batch_size))
+    if "temperature" in info:  # classify probabilities, calibrated on the run's dev split
+        from transferkit.evaluation.calibration import TemperatureScaled
+
+        predictor = TemperatureScaled(predictor, info["temperature"])
+    if info.get("multi_label"):  # per-label sigmoids and the thresholds chosen on dev
+        from transferkit.tasks.multilabel import MultiLabelPredictor
+
+        predictor = MultiLabelPredictor(predictor, info.get("thresholds"))
+    return predictor
 
 
 def create_runtime(model_dir: Path, runtime: str = "auto", device: str = "auto", bf16: bool = False, batch_size: int | None = None):

@@ -3,7 +3,8 @@ before anything is written, and recorded with the reason (metrics.json `auto`, t
 `note:` line); config.yaml holds the strategy chosen, so the run repeats exactly.
 
 For classify the rule is on the labels per class (`--labels-per-class`, else the median
-class of the training split, so that one rare class does not decide for the rest):
+class of the training split, so that one rare class does not decide for the rest; with
+`--multi-label`, the median label's count of texts that carry it):
 contrastive tuning below `FEW_LABELS` per class, plain fine-tuning from there on,
 `zeroshot` with none. The rule is fixed in advance, not yet read off learning curves:
 the published few-shot record (contrastive tuning well ahead of plain fine-tuning at 8
@@ -21,6 +22,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
+from transferkit.data.bad_rows import BadRows
 from transferkit.errors import UserError
 
 FEW_LABELS = 150  # labels per class below which contrastive is chosen (a rule fixed in advance, see above)
@@ -46,8 +48,8 @@ def choose(task, cfg, given: set[str]) -> tuple[str, str]:
         if cfg.labels_per_class is not None:
             per_class = cfg.labels_per_class
         else:
-            train = task.read_labelled(cfg.train, cfg)
-            per_class = int(statistics.median(Counter(train.labels).values()))
+            train = task.read_labelled(cfg.train, cfg, BadRows.of(cfg))
+            per_class = int(statistics.median(Counter(label for row in train.label_rows() for label in row).values()))
     ranked, because = preference(task.name, per_class)
     options = {name for name in given if name in GROUP_OF and GROUP_OF[name] is not RunOptions}
     for strategy in ranked:

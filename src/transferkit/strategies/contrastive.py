@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from transferkit.errors import UserError
 from transferkit.strategies.base import FitResult
-from transferkit.strategies.features import Encoder, HeadOnEncoder, head_on_encoder
+from transferkit.strategies.features import Encoder, HeadOnEncoder, head_on_encoder, pool
 
 TEMPERATURE = 0.1
 PASSES = 10  # over the labelled texts,
@@ -87,9 +88,7 @@ class BalancedBatchSampler:
 def mean_pooled(model, batch):
     """Mean of the token vectors under the attention mask; every model input of the batch
     is passed (token types too, for text pairs), as the `features` encoder passes them."""
-    hidden = model(**{k: v for k, v in batch.items() if k != "labels"}).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+    return pool(model(**{k: v for k, v in batch.items() if k != "labels"}).last_hidden_state, batch["attention_mask"], "mean")
 
 
 def supervised_contrastive_loss(embeddings, labels, temperature: float = TEMPERATURE):
@@ -110,13 +109,26 @@ def contrastive_loss(model, batch):
     return supervised_contrastive_loss(mean_pooled(model, batch), batch["labels"])
 
 
+def text_classes(targets: np.ndarray) -> np.ndarray:
+    """Each text's class in the contrastive loss: its label, or multi-label its whole label
+    set, so class-mates share every label (texts with no label are a class too: those the
+    head must learn to leave unlabelled). Pulling texts that share one label of several
+    together would also pull them towards their other labels."""
+    return np.unique(targets, axis=0, return_inverse=True)[1].reshape(-1) if targets.ndim == 2 else targets
+
+
 def anchors_decision(setting: str, encoder, label_texts: list[str], data) -> tuple[bool, str]:
     """Whether the label texts anchor their classes, and why. `auto` asks the run's own
     labels: the label texts alone (nearest by cosine, before any tuning) must classify the
     training texts better than chance by a clear margin (a fifth of the way from chance to
     perfect: 60 % for two classes). On dev data, anchors helped SST-2 (`negative`,
     `positive`) and hurt TREC (`ABBR`, `DESC`, ...), whose names classify near chance
-    (bench/results/contrastive_recipe.md)."""
+    (bench/results/contrastive_recipe.md). Multi-label, never: a label text stands for one
+    label, and a text's class is its label set."""
+    if data.train.multi_label:
+        if setting == "on":
+            raise UserError("--label-anchors", "on needs one label per text; with --multi-label a text's class is its label set, which no label text stands for: use auto or off")
+        return False, "off: with --multi-label a text's class is its label set, which no label text stands for"
     if setting != "auto":
         return setting == "on", f"--label-anchors {setting}"
     texts = encoder.embed(data.train.texts, data.train.pairs)
@@ -139,18 +151,22 @@ class Contrastive(HeadOnEncoder):
         from transferkit.data.label_texts import label_texts
         from transferkit.inference import Runtime
         from transferkit.progress import note
+        from transferkit.training.text_chunks import chunk_overlap, encode_documents
         from transferkit.training.batching import PadCollator, encode_texts
         from transferkit.training.loop import LoopSettings, train_loop
 
         set_seed(cfg.seed)
         runtime = Runtime.create(cfg.device)
+        overlap = chunk_overlap(cfg)  # --long-text chunks: every window of a text is a member of its class
         described = label_texts(cfg.label_descriptions, data.labels)
-        anchored, why = anchors_decision(cfg.label_anchors, Encoder(model_path, "mean", cfg.max_length, runtime, normalize=True), described, data)
+        anchored, why = anchors_decision(cfg.label_anchors, Encoder(model_path, "mean", cfg.max_length, runtime, normalize=True, chunk_overlap=overlap), described, data)
         note(f"label anchors {why}")
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModel.from_pretrained(model_path, dtype=torch.float32)
-        labels = [data.labels.index(label) for label in data.train.labels]
-        items = encode_texts(tokenizer, data.train.texts, data.train.pairs, cfg.max_length)
+        windows = encode_documents(tokenizer, data.train.texts, data.train.pairs, cfg.max_length, overlap)
+        items = windows.items
+        classes = text_classes(task.targets(data.train, data.labels))
+        labels = [int(classes[document]) for document in windows.document]
         anchors = {}
         if anchored:
             anchors = {c: len(items) + c for c in range(len(described))}
@@ -167,7 +183,7 @@ class Contrastive(HeadOnEncoder):
         tokenizer.save_pretrained(encoder_dir)
 
         started = time.perf_counter()
-        encoder = Encoder(str(encoder_dir), "mean", cfg.max_length, runtime, normalize=True)
+        encoder = Encoder(str(encoder_dir), "mean", cfg.max_length, runtime, normalize=True, chunk_overlap=overlap)
         head = head_on_encoder(encoder, task, cfg, data, model_dir, "encoder", without_dev_C=HEAD_C)  # "encoder": the run's own, relative
         return FitResult(
             seconds=result.seconds + time.perf_counter() - started,

@@ -33,9 +33,10 @@ def model_identity(model: str) -> dict:
     return {"path": str(path.resolve()), "files": [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]}
 
 
-def cache_key(model: str, pooling: str, max_length: int, texts: list[str], pairs: list[str] | None) -> str:
+def cache_key(model: str, pooling: str, max_length: int, texts: list[str], pairs: list[str] | None, chunk_overlap: int | None = None) -> str:
+    """`chunk_overlap`: texts embedded as the mean of their windows (truncated texts keep the keys they had)."""
     h = hashlib.sha256()
-    h.update(json.dumps([model_identity(model), pooling, max_length]).encode())
+    h.update(json.dumps([model_identity(model), pooling, max_length, *([] if chunk_overlap is None else [chunk_overlap])]).encode())
     for i, text in enumerate(texts):
         h.update(text.encode())
         h.update(b"\x00" + (pairs[i].encode() if pairs else b"") + b"\x01")

@@ -30,6 +30,7 @@ class Finetune(Strategy):
         set_seed(cfg.seed)  # the new head's (for scratch, every layer's) initial weights come from the seed
         tokenizer = task.load_tokenizer(model_path)
         model = task.prepare(task.build_model(model_path, data.labels, self.from_scratch), tokenizer)
+        model.config.update(task.model_config(data))  # saved with it (classify multi-label: its problem_type)
         items, encoding = task.training_items(tokenizer, data, cfg)
         scorer = task.dev_scorer(tokenizer, data, cfg) if data.dev is not None else None
         settings = LoopSettings.from_config(cfg, epochs=epochs_for(cfg, len(items)))

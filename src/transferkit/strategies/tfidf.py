@@ -33,11 +33,11 @@ def train_head(task, cfg, data, model_dir: Path) -> FitResult:
         X = vectorizer.fit_transform(_join(data.train.texts, data.train.pairs))
     except ValueError:  # scikit-learn's "empty vocabulary": no word of two or more letters
         raise UserError(data.train.path, "no text has a word of two or more letters or digits; tfidf has nothing to learn from") from None
-    y = np.array([labels.index(label) for label in data.train.labels])
+    y = task.targets(data.train, labels)
     X_dev = y_dev = None
     if data.dev is not None:
         X_dev = vectorizer.transform(_join(data.dev.texts, data.dev.pairs))
-        y_dev = np.array([labels.index(label) for label in data.dev.labels])
+        y_dev = task.targets(data.dev, labels)
     head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, standardize=False, **head_options(task, cfg, data))
     seconds = time.perf_counter() - started
     head.save(model_dir)
@@ -58,6 +58,25 @@ class TfidfPredictor:
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         return self.head.predict_proba(self.vectorizer.transform(_join(texts, pairs)))
+
+    def explain(self, texts: list[str], pairs: list[str] | None = None, targets: list[int] | None = None):
+        """Each word and word pair's TF-IDF value times its weight, exactly (see
+        `evaluation/explain.py`), in the order the analyser meets them (words, then pairs)."""
+        from scipy import sparse
+
+        from transferkit.evaluation.explain import linear_contributions
+
+        documents = _join(texts, pairs)
+        X = self.vectorizer.transform(documents).tocsr()
+        names, analyse = self.vectorizer.get_feature_names_out(), self.vectorizer.build_analyzer()
+        parts = []
+        for document, row in zip(documents, X):
+            first = {gram: i for i, gram in reversed(list(enumerate(analyse(document))))}
+            value = dict(zip(row.indices, row.data))
+            columns = sorted(value, key=lambda j: first[names[j]])
+            values = sparse.csr_matrix(([value[j] for j in columns], (range(len(columns)), columns)), shape=(len(columns), X.shape[1]))
+            parts.append(([str(names[j]) for j in columns], values))
+        return linear_contributions(self.head, X, parts, targets)
 
 
 STRATEGIES = {"tfidf": HeadOnly("tfidf", train_head, TfidfPredictor)}

@@ -55,8 +55,23 @@ class TextVectors:
         words = [w for w in self.tokenisation.words(text) if w in index]
         if not words:
             return np.zeros(self.vectors.vector_size, dtype=np.float32)
-        weights = np.array([1.0 if self.idf is None else self.idf.get(w, self.unseen_idf) for w in words], dtype=np.float32)
+        weights = np.array([self._weight(w) for w in words], dtype=np.float32)
         return weights @ self.vectors.vectors[[index[w] for w in words]] / weights.sum()
+
+    def _weight(self, word: str) -> float:
+        return 1.0 if self.idf is None else self.idf.get(word, self.unseen_idf)
+
+    def shares(self, text: str) -> tuple[list[str], np.ndarray]:
+        """Every word of `text` and its share of the text's average vector, `(words, dim)`
+        (zeros for a word without a vector): the rows sum to the average."""
+        index = self.vectors.key_to_index
+        words = self.tokenisation.words(text)
+        weights = np.array([self._weight(w) if w in index else 0.0 for w in words])
+        rows = np.zeros((len(words), self.vectors.vector_size))
+        for i, word in enumerate(words):
+            if word in index:
+                rows[i] = self.vectors.vectors[index[word]]
+        return words, (weights / (weights.sum() or 1.0))[:, None] * rows
 
     def coverage(self, texts: list[str]) -> float:
         """The fraction of word occurrences that have a vector."""
@@ -77,11 +92,11 @@ def train_head(task, cfg, data, model_dir: Path) -> FitResult:
     if cfg.weighting == "tfidf":
         vectors.fit_idf(data.train.texts)
     X = vectors.embed(data.train.texts, data.train.pairs)
-    y = np.array([labels.index(label) for label in data.train.labels])
+    y = task.targets(data.train, labels)
     X_dev = y_dev = None
     if data.dev is not None:
         X_dev = vectors.embed(data.dev.texts, data.dev.pairs)
-        y_dev = np.array([labels.index(label) for label in data.dev.labels])
+        y_dev = task.targets(data.dev, labels)
     head = fit_head(X, y, X_dev, y_dev, seed=cfg.seed, **head_options(task, cfg, data))
     seconds = time.perf_counter() - started
     head.save(model_dir)
@@ -102,6 +117,18 @@ class WordvecPredictor:
 
     def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         return self.head.predict_proba(self.vectors.embed(texts, pairs))
+
+    def explain(self, texts: list[str], pairs: list[str] | None = None, targets: list[int] | None = None):
+        """Each word's share of the averaged vector times the (standardised) head's weights,
+        exactly (see `evaluation/explain.py`); a word without a vector scores 0."""
+        from scipy.linalg import block_diag
+
+        from transferkit.evaluation.explain import linear_contributions
+
+        parts = [self.vectors.shares(text) for text in texts]
+        if pairs is not None:  # a pair's vector is [text average, pair average]
+            parts = [(a + b, block_diag(A, B)) for (a, A), (b, B) in zip(parts, (self.vectors.shares(p) for p in pairs))]
+        return linear_contributions(self.head, self.vectors.embed(texts, pairs), parts, targets)
 
 
 STRATEGIES = {"wordvec": HeadOnly("wordvec", train_head, WordvecPredictor)}

@@ -7,6 +7,9 @@ The result is a `features` run whose head is the label texts' unit vectors over 
 encoder's unit vectors, scaled by 1 / `TEMPERATURE` (the contrastive stage's temperature),
 so `predict` and `evaluate` go through the `features` predictor and its scores are a
 softmax over cosine similarities.
+
+It refuses `--multi-label`: a softmax picks one label, and a sigmoid of a cosine similarity
+has no scale that says "applies" without labelled texts to set a threshold on.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from transferkit.errors import UserError
 from transferkit.strategies.base import FitResult
 from transferkit.strategies.features import Encoder, HeadOnEncoder, save_encoder_info
 
@@ -29,9 +33,13 @@ class Zeroshot(HeadOnEncoder):
         from transferkit.serving.run_files import model_reference
         from transferkit.strategies.contrastive import TEMPERATURE
         from transferkit.strategies.linear_head import LinearHead
+        from transferkit.training.text_chunks import chunk_overlap
 
+        if data.train.multi_label:
+            raise UserError("--multi-label", "zeroshot picks one label per text; for several, train features or contrastive on a few labelled texts per label (--labels-per-class 1 or more)")
         started = time.perf_counter()
-        encoder = Encoder(model_path, "mean", cfg.max_length, Runtime.create(cfg.device), normalize=True)
+        # the label texts are short; the overlap is for the texts the run will predict
+        encoder = Encoder(model_path, "mean", cfg.max_length, Runtime.create(cfg.device), normalize=True, chunk_overlap=chunk_overlap(cfg))
         texts = label_texts(cfg.label_descriptions, data.labels)
         vectors = encoder.embed(texts)
         source = "--label-descriptions" if cfg.label_descriptions else "label names"

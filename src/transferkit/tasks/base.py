@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +23,8 @@ class TaskData:
     dev: Any | None
     tests: dict[str | None, Any]  # by name (`--test NAME=PATH`); the one unnamed test set is None
     labels: list[str] | None
+    skipped: list[dict] = field(default_factory=list)  # the rows --on-bad-row skip dropped: {"file", "line" or "place", "reason"}
+    report: dict = field(default_factory=dict)  # metrics.json's `data`: `skipped_rows`, `overlap_with_train` per split
 
 
 @dataclass
@@ -55,8 +57,9 @@ class Task(ABC):
 
     # --- data ----------------------------------------------------------------------------
     @abstractmethod
-    def read_labelled(self, path: str, cfg) -> Any:
-        """One labelled split, read with the run's data options."""
+    def read_labelled(self, path: str, cfg, bad_rows=None) -> Any:
+        """One labelled split, read with the run's data options; `bad_rows`
+        (`data.bad_rows.BadRows`) decides what an unusable row does (default: an error)."""
 
     @abstractmethod
     def labels_of(self, train) -> list[str] | None:
@@ -73,23 +76,49 @@ class Task(ABC):
         """Read and check every split, and draw the label budget, before any model loads.
         With `--model` an earlier run's model directory whose labels cover the training
         split's (English NER continued on a few German sentences), the run keeps that
-        model's labels and head rather than starting a new head."""
+        model's labels and head rather than starting a new head. Rows are skipped as
+        `--on-bad-row` says (each split's own `--max-bad-rows`), and dev and test examples
+        that also occur in train are counted and warned about (`TaskData.report`)."""
         from transferkit.config import language_of, test_sets
+        from transferkit.data.bad_rows import BadRows
+        from transferkit.errors import warn
 
-        train = self.read_labelled(cfg.train, cfg)
+        tested = dict(test_sets(cfg.test))
+        paths = {"dev": cfg.dev, **tested}
+        bad = {"train": BadRows.of(cfg), "dev": BadRows.of(cfg), "tests": {name: BadRows.of(cfg) for name in tested}}
+        train = self.read_labelled(cfg.train, cfg, bad["train"])
         labels = self.labels_of(train)
         if labels is not None and (trained := trained_labels(cfg.model)) and set(labels) <= set(trained):
             labels = trained  # continuing a run's model: its head, in its order, is kept
-        dev = self.read_labelled(cfg.dev, cfg) if cfg.dev else None
-        tests = {name: self.read_test(path, cfg, language_of(name)) for name, path in test_sets(cfg.test)}
+        dev = self.read_labelled(cfg.dev, cfg, bad["dev"]) if cfg.dev else None
+        tests = {name: self.read_test(path, cfg, language_of(name), bad["tests"][name]) for name, path in tested.items()}
         for split in (dev, *tests.values()):
             if split is not None:
                 self.check_known(split, labels)
-        return TaskData(self.draw_budget(train, cfg, labels), dev, tests, labels)
+        seen = set(self.example_keys(train))
 
-    def read_test(self, path: str, cfg, language: str | None) -> Any:
+        def overlap(split, name: str | None) -> int:
+            n = sum(key in seen for key in self.example_keys(split))
+            if n:
+                warn(paths[name], f"{n} of its {len(split)} examples also occur in the training data ({cfg.train}); scores on them overstate the model")
+            return n
+
+        counted = lambda b, _: len(b.skipped)  # noqa: E731
+        report = {
+            "skipped_rows": {"train": len(bad["train"].skipped), **_per_split(bad["dev"] if dev is not None else None, bad["tests"], counted)},
+            "overlap_with_train": _per_split(dev, tests, overlap),
+        }
+        skipped = [row for b in (bad["train"], bad["dev"], *bad["tests"].values()) for row in b.in_file_order()]
+        return TaskData(self.draw_budget(train, cfg, labels), dev, tests, labels, skipped, report)
+
+    def read_test(self, path: str, cfg, language: str | None, bad_rows=None) -> Any:
         """A test split; `language` is what its name says (qa scores by that language's rules)."""
-        return self.read_labelled(path, cfg)
+        return self.read_labelled(path, cfg, bad_rows)
+
+    def example_keys(self, split) -> list:
+        """What makes two examples the same, one hashable key per example: dev and test
+        examples whose key a training example has are counted (`TaskData.report`)."""
+        return split.example_keys()
 
     # --- transformer strategies ----------------------------------------------------------
     def load_tokenizer(self, model_path: str):
@@ -112,6 +141,11 @@ class Task(ABC):
             return auto_class.from_config(transformers.AutoConfig.from_pretrained(model_path, **names), dtype=torch.float32)
         # a trained model directory with other labels gets a new head of the right size
         return auto_class.from_pretrained(model_path, dtype=torch.float32, ignore_mismatched_sizes=labels is not None, **names)
+
+    def model_config(self, data: TaskData) -> dict:
+        """Fields this data sets in a new model's config, saved with it (classify
+        multi-label: `problem_type`, so that the transformers pipeline reads sigmoids)."""
+        return {}
 
     def prepare(self, model, tokenizer):
         """The model once built, set up for this task's tokenizer (lm: the pad token it generates with)."""
@@ -143,6 +177,12 @@ class Task(ABC):
         """What a saved model needs besides `max_length` to predict as it was scored."""
         return {}
 
+    def calibrate(self, predictor, data: TaskData, cfg) -> tuple[dict, dict | None]:
+        """After training, with the run's predictor loaded: the settings calibration learned on
+        dev (written into `transferkit.json`, so every later load applies them), and what
+        metrics.json says about it (None: this run has nothing to say)."""
+        return {}, None
+
     # --- scoring and prediction ----------------------------------------------------------
     @abstractmethod
     def load_predictor(self, model_dir: Path, info: dict, runtime):
@@ -164,6 +204,18 @@ class Task(ABC):
     @abstractmethod
     def records(self, predictor, request: Request) -> list[dict]:
         """One JSON record per requested item, in input order."""
+
+
+def _per_split(dev, tests: dict, value: Callable) -> dict:
+    """`value(split, name)` of the dev split (name `dev`) and of each test split (its name;
+    None for the one unnamed), shaped as metrics.json's scores are: `dev`, and `test`
+    holding the unnamed test set's value or one value per name."""
+    out = {"dev": value(dev, "dev")} if dev is not None else {}
+    if None in tests:
+        out["test"] = value(tests[None], None)
+    elif tests:
+        out["test"] = {name: value(split, name) for name, split in tests.items()}
+    return out
 
 
 def trained_labels(model: str | None) -> list[str] | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from transferkit.data.bad_rows import BadRows
 from transferkit.data.sampling import pick, sample_indices
 from transferkit.errors import UserError
 from transferkit.pretraining.corpus import Corpus
@@ -26,8 +27,11 @@ class LanguageModelling(Task):
     dev_metric, dev_sign = "loss", -1.0  # the loop keeps the highest score: minus the dev loss
     auto_class = "AutoModelForCausalLM"
 
-    def read_labelled(self, path: str, cfg) -> list[str]:
-        return list(Corpus((path,), cfg.text_column).texts())
+    def read_labelled(self, path: str, cfg, bad_rows=None) -> list[str]:
+        return list(Corpus((path,), cfg.text_column, bad_rows or BadRows()).texts())
+
+    def example_keys(self, split: list[str]) -> list[str]:
+        return split  # a document is its text
 
     def labels_of(self, train) -> list[str]:
         return []  # none: the run writes it like a classifier's

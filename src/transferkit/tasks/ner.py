@@ -35,8 +35,8 @@ class Ner(Task):
     primary_metric = dev_metric = "f1"
     auto_class = "AutoModelForTokenClassification"
 
-    def read_labelled(self, path: str, cfg) -> TokenSplit:
-        return read_token_split(path, cfg.tag_column, cfg.tag_scheme)
+    def read_labelled(self, path: str, cfg, bad_rows=None) -> TokenSplit:
+        return read_token_split(path, cfg.tag_column, cfg.tag_scheme, bad_rows=bad_rows)
 
     def labels_of(self, train: TokenSplit) -> list[str]:
         """IOB2 tags: O, then B-/I- of each entity type."""

@@ -26,15 +26,15 @@ class QA(Task):
     primary_metric = dev_metric = "f1"
     auto_class = "AutoModelForQuestionAnswering"
 
-    def read_labelled(self, path: str, cfg) -> QASplit:
-        split = read_qa_split(path)
+    def read_labelled(self, path: str, cfg, bad_rows=None) -> QASplit:
+        split = read_qa_split(path, bad_rows=bad_rows)
         split.language = cfg.language if cfg.language != "auto" else detect_language(split.contexts)
         return split
 
-    def read_test(self, path: str, cfg, language: str | None) -> QASplit:
+    def read_test(self, path: str, cfg, language: str | None, bad_rows=None) -> QASplit:
         """Scored by the rules of `language` (a test set's name, `evaluate --language`) where
         MLQA has rules for it, else as `read_labelled` decides."""
-        split = self.read_labelled(path, cfg)
+        split = self.read_labelled(path, cfg, bad_rows)
         if language in QA_LANGUAGES:
             split.language = language
         return split
