@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import write_csv
+from conftest import sentiment_rows, write_csv
 from transferkit import api
 from transferkit.config import TrainConfig
 from transferkit.serving.predictor import load_predictor
@@ -136,3 +136,25 @@ def test_predict_explain_finetune_records(cli, finetune_run):
     records = [json.loads(line) for line in out.splitlines()]
     assert [[e["token"] for e in r["explanation"]] for r in records] == [["the", "film", "is", "dreadful"], ["a", "superb", ",", "moving", "story"]]
     assert all(isinstance(e["score"], float) for r in records for e in r["explanation"])
+
+
+@pytest.mark.parametrize("strategy, options", [
+    ("tfidf", {}), ("wordvec", {"vectors": "glove-50d"}), ("features", {}), ("zeroshot", {}),
+    ("contrastive", {"max_steps": 2}), ("finetune", {"max_steps": 2}), ("scratch", {"max_steps": 2}),
+])
+def test_every_classify_strategy_explains_and_slices(strategy, options, tmp_path):
+    """`--slice-column` and `predict --explain` are the task's, so every strategy has them:
+    each group of the slice column is scored, and each word of a text gets an attribution."""
+    rows = sentiment_rows(12, seed=7)
+    shops = [("north", "south")[i % 2] for i in range(len(rows))]
+    write_csv(tmp_path / "train.csv", sentiment_rows(12, seed=8))  # no shop column: training need not have it
+    write_csv(tmp_path / "test.csv", [(t, l, s) for (t, l), s in zip(rows, shops)], header=("text", "label", "shop"))
+    run = tmp_path / "run"
+    metrics = api.train(TrainConfig(strategy=strategy, train=str(tmp_path / "train.csv"), dev=str(tmp_path / "test.csv"),
+                                    test=str(tmp_path / "test.csv"), slice_column="shop", output=str(run), **options))
+    slices = metrics["test"]["slices"]
+    assert slices["column"] == "shop" and {v: g["examples"] for v, g in slices["groups"].items()} == {"north": 12, "south": 12}
+    [record] = api.predict(str(run), ["a wonderful and moving film"], explain=True)
+    tokens = [e["token"] for e in record["explanation"]]
+    assert {"wonderful", "moving", "film"} <= set(tokens) and set(tokens) <= {"a", "wonderful", "and", "moving", "film", "wonderful and", "a wonderful", "and moving", "moving film"}
+    assert any(e["score"] != 0 for e in record["explanation"])
