@@ -52,9 +52,10 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 def run(name: str, **options) -> tuple[dict, float, str]:
     """Train (or reuse) the run `name`; (metrics, wall seconds, the command that repeats it)."""
     output = WORK / "runs" / name
+    shown_value = lambda v: shown(Path(v)) if isinstance(v, str) and "/" in v else v  # noqa: E731
     command = "transferkit train" + "".join(
-        f" --{k.replace('_', '-')}" + ("" if v is True else f" {shown(Path(v)) if isinstance(v, str) and '/' in v else v}")
-        for k, v in options.items() if v is not False
+        f" --{k.replace('_', '-')}" + ("" if v is True else f" {shown_value(v)}")
+        for k, values in options.items() for v in (values if isinstance(values, list) else [values]) if v is not False
     )
     done = output / "metrics.json"
     if done.is_file():
@@ -113,7 +114,7 @@ def multilabel() -> dict:
         test = m["test"]
         rows.append({"strategy": strategy, "micro_f1": test["micro_f1"], "macro_f1": test["macro_f1"],
                      "macro_f1_at_0.5": test.get("at_0.5", {}).get("macro_f1"), "subset_accuracy": test["subset_accuracy"],
-                     "thresholds": m["train"].get("thresholds"), "train_seconds": m["train"]["seconds"], "wall_seconds": wall,
+                     "thresholds": m["calibration"]["thresholds"], "train_seconds": m["train"]["seconds"], "wall_seconds": wall,
                      "command": command})
     texts = [r["text"] for r in conll_label_sets(source / "test.txt")[:200]]
     rows[-1]["pipeline_max_difference"] = pipeline_difference(WORK / "runs" / "conll-labels-finetune", texts)
