@@ -119,15 +119,7 @@ def load_predictor(model_dir: Path, runtime: str = "auto", device: str = "auto",
     check_head(model_dir, info)
     task, strategy = get_task(info["task"]), get_strategy(info["strategy"])
     predictor = strategy.load_predictor(task, model_dir, info, create_runtime(model_dir, runtime, device, bf16, batch_size))
-    if "temperature" in info:  # classify probabilities, calibrated on the run's dev split
-        from transferkit.evaluation.calibration import TemperatureScaled
-
-        predictor = TemperatureScaled(predictor, info["temperature"])
-    if info.get("multi_label"):  # per-label sigmoids and the thresholds chosen on dev
-        from transferkit.tasks.multilabel import MultiLabelPredictor
-
-        predictor = MultiLabelPredictor(predictor, info.get("thresholds"))
-    return predictor
+    return task.calibrated(predictor, info)
 
 
 def create_runtime(model_dir: Path, runtime: str = "auto", device: str = "auto", bf16: bool = False, batch_size: int | None = None):

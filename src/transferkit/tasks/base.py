@@ -183,6 +183,11 @@ class Task(ABC):
         metrics.json says about it (None: this run has nothing to say)."""
         return {}, None
 
+    def calibrated(self, predictor, info: dict):
+        """Any strategy's predictor with what `calibrate` wrote into `info` (the model's
+        `transferkit.json`) applied; `serving.predictor.load_predictor` calls it on every load."""
+        return predictor
+
     # --- scoring and prediction ----------------------------------------------------------
     @abstractmethod
     def load_predictor(self, model_dir: Path, info: dict, runtime):

@@ -137,6 +137,17 @@ class Classify(Task):
         temperature, dev = calibrate(probs, np.array([predictor.labels.index(label) for label in data.dev.labels]))
         return {"temperature": temperature}, {"temperature": temperature, "dev": dev}
 
+    def calibrated(self, predictor, info: dict):
+        """The dev-fitted temperature over the probabilities of every strategy; multi-label,
+        the per-label sigmoids read with the thresholds chosen on dev."""
+        if "temperature" in info:
+            from transferkit.evaluation.calibration import TemperatureScaled
+
+            predictor = TemperatureScaled(predictor, info["temperature"])
+        if info.get("multi_label"):
+            predictor = multilabel.MultiLabelPredictor(predictor, info.get("thresholds"))
+        return predictor
+
     def load_predictor(self, model_dir: Path, info: dict, runtime):
         from transferkit.training.text_chunks import chunk_overlap
 
