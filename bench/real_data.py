@@ -206,40 +206,41 @@ def slices() -> dict:
 # --- report -----------------------------------------------------------------------------------
 
 
+def section(title: str, part: dict, header: list[str], cells) -> list[str]:
+    """A part's heading, its data line and its table: `cells(row)` gives each row's cells."""
+    return [f"## {title}", "", f"Data: {part['data']}.", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *["| " + " | ".join(cells(x)) + " |" for x in part["rows"]], ""]
+
+
 def markdown(results: dict) -> str:
     lines = ["# Classification on real data", "",
              f"Command: `.venv/bin/python bench/real_data.py [PART ...]` · model minilm · seed 0 (one seed) · machine: {machine()}.", ""]
     if "multilabel" in results:
         r = results["multilabel"]
-        lines += ["## Multi-label: CoNLL-2003 sentence entity types", "", f"Data: {r['data']}.", "",
-                  "| strategy | test micro-F1 | test macro-F1 (dev thresholds) | macro-F1 at 0.5 | subset accuracy | train s |", "|---|---|---|---|---|---|"]
-        lines += [f"| {x['strategy']} | {x['micro_f1']:.3f} | {x['macro_f1']:.3f} | {_f(x['macro_f1_at_0.5'])} | {x['subset_accuracy']:.3f} | {x['train_seconds']:.0f} |" for x in r["rows"]]
-        lines += ["", f"Thresholds chosen on dev (finetune): {r['rows'][-1]['thresholds']}. The transformers pipeline (`top_k=None`) on the finetune run's "
+        lines += section("Multi-label: CoNLL-2003 sentence entity types", r,
+                         ["strategy", "test micro-F1", "test macro-F1 (dev thresholds)", "macro-F1 at 0.5", "subset accuracy", "train s"],
+                         lambda x: [x["strategy"], f"{x['micro_f1']:.3f}", f"{x['macro_f1']:.3f}", _f(x["macro_f1_at_0.5"]), f"{x['subset_accuracy']:.3f}", f"{x['train_seconds']:.0f}"])
+        lines += [f"Thresholds chosen on dev (finetune): {r['rows'][-1]['thresholds']}. The transformers pipeline (`top_k=None`) on the finetune run's "
                   f"model against `predict`, 200 test sentences: largest score difference {r['rows'][-1]['pipeline_max_difference']:.2e}.", ""]
     if "imdb" in results:
-        r = results["imdb"]
-        lines += ["## Long documents: IMDB reviews, finetune", "", f"Data: {r['data']}.", "",
-                  "| max length | --long-text | test accuracy | training windows × epochs | train s |", "|---|---|---|---|---|"]
-        lines += [f"| {x['max_length']} | {x['long_text']} | {x['accuracy']:.3f} | {x['train_items']} | {x['train_seconds']:.0f} |" for x in r["rows"]]
-        lines += [""]
+        lines += section("Long documents: IMDB reviews, finetune", results["imdb"],
+                         ["max length", "--long-text", "test accuracy", "training windows × epochs", "train s"],
+                         lambda x: [str(x["max_length"]), x["long_text"], f"{x['accuracy']:.3f}", str(x["train_items"]), f"{x['train_seconds']:.0f}"])
     if "calibration" in results:
         r = results["calibration"]
-        lines += ["## Calibration: SST-2, temperature fitted on dev", "", f"Data: {r['data']}.", "",
-                  "| strategy | test accuracy | temperature | test ECE before → after | test NLL after | dev NLL before → after |", "|---|---|---|---|---|---|"]
-        lines += [f"| {x['strategy']} | {x['accuracy']:.3f} | {x['temperature']:.3f} | {x['ece_before']:.4f} → {x['ece_after']:.4f} | {x['test_nll']:.4f} | "
-                  f"{x['dev_nll_before']:.4f} → {x['dev_nll_after']:.4f} |" for x in r["rows"]]
+        lines += section("Calibration: SST-2, temperature fitted on dev", r,
+                         ["strategy", "test accuracy", "temperature", "test ECE before → after", "test NLL after", "dev NLL before → after"],
+                         lambda x: [x["strategy"], f"{x['accuracy']:.3f}", f"{x['temperature']:.3f}", f"{x['ece_before']:.4f} → {x['ece_after']:.4f}",
+                                    f"{x['test_nll']:.4f}", f"{x['dev_nll_before']:.4f} → {x['dev_nll_after']:.4f}"])
         cover = r["rows"][0].get("coverage") or []
         if cover:
-            lines += ["", "Selective prediction, finetune, test (predict --abstain-below P):", "", "| P | coverage | accuracy |", "|---|---|---|"]
-            lines += [f"| {c['threshold']} | {c['coverage']:.3f} | {_f(c['accuracy'])} |" for c in cover]
-        lines += [""]
+            lines += ["Selective prediction, finetune, test (predict --abstain-below P):", "", "| P | coverage | accuracy |", "|---|---|---|"]
+            lines += [f"| {c['threshold']} | {c['coverage']:.3f} | {_f(c['accuracy'])} |" for c in cover] + [""]
     if "slices" in results:
-        r = results["slices"]
-        lines += ["## Per-group metrics: TREC fine labels by coarse class", "", f"Data: {r['data']}.", "",
-                  "| strategy | test accuracy | worst group | gap | accuracy per coarse class (examples) |", "|---|---|---|---|---|"]
-        lines += [f"| {x['strategy']} | {x['accuracy']:.3f} | {x['worst']} | {x['gap']:.3f} | "
-                  + ", ".join(f"{g} {v['accuracy']:.2f} ({v['examples']})" for g, v in sorted(x["groups"].items())) + " |" for x in r["rows"]]
-        lines += [""]
+        lines += section("Per-group metrics: TREC fine labels by coarse class", results["slices"],
+                         ["strategy", "test accuracy", "worst group", "gap", "accuracy per coarse class (examples)"],
+                         lambda x: [x["strategy"], f"{x['accuracy']:.3f}", x["worst"], f"{x['gap']:.3f}",
+                                    ", ".join(f"{g} {v['accuracy']:.2f} ({v['examples']})" for g, v in sorted(x["groups"].items()))])
     commands = [x["command"] for part in results.values() for x in part["rows"]]
     lines += ["Commands (one per row):", ""] + [f"- `{c}`" for c in commands]
     return "\n".join(lines) + "\n"

@@ -106,18 +106,27 @@ def calibrate(probs: np.ndarray, gold: np.ndarray) -> tuple[float, dict]:
     return temperature, report
 
 
-class TemperatureScaled:
-    """A classify predictor whose probabilities are softmax(log p / T): `load_predictor`
-    puts it around any classify predictor whose run has a `temperature`. Everything else
-    (labels, the model, the tokenizer) is the wrapped predictor's, which `uncalibrated` is."""
+class CalibratedPredictor:
+    """A strategy's predictor with what the run learned on dev applied over it
+    (`Task.calibrated`). Everything it does not change (labels, the model, the tokenizer,
+    `explain`) is the wrapped predictor's, which `uncalibrated` is."""
 
-    def __init__(self, predictor, temperature: float):
-        self.uncalibrated, self.temperature = predictor, temperature
-
-    def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
-        return scaled(self.uncalibrated.predict_proba(texts, pairs), self.temperature)
+    def __init__(self, predictor):
+        self.uncalibrated = predictor
 
     def __getattr__(self, name):
         if name == "uncalibrated":  # not set yet: no recursion
             raise AttributeError(name)
         return getattr(self.uncalibrated, name)
+
+
+class TemperatureScaled(CalibratedPredictor):
+    """A classify predictor whose probabilities are softmax(log p / T), for any classify
+    predictor whose run has a `temperature`."""
+
+    def __init__(self, predictor, temperature: float):
+        super().__init__(predictor)
+        self.temperature = temperature
+
+    def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+        return scaled(self.uncalibrated.predict_proba(texts, pairs), self.temperature)

@@ -258,15 +258,19 @@ def classification_metrics(gold: list[str], predicted: list[str], labels: list[s
     recall, F1 and support, all fractions in [0, 1]."""
     from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-    precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
     return {
         "accuracy": float(accuracy_score(gold, predicted)),
         "macro_f1": float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)),
         "examples": len(gold),
-        "per_class": {
-            label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for label, p, r, f, s in zip(labels, precision, recall, f1, support)
-        },
+        "per_class": per_class(labels, *precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)),
+    }
+
+
+def per_class(labels: list[str], precision, recall, f1, support) -> dict:
+    """metrics.json's `per_class` table from scikit-learn's per-label arrays (multi-label runs too)."""
+    return {
+        label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for label, p, r, f, s in zip(labels, precision, recall, f1, support)
     }
 
 

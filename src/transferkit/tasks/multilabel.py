@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from transferkit.errors import UserError
+from transferkit.evaluation.calibration import CalibratedPredictor
 
 PROBLEM_TYPE = "multi_label_classification"  # transformers' name: BCE loss, sigmoid in its pipeline
 METRIC = "micro_f1"  # what selects checkpoints and regularisation: every (text, label) decision counts alike
@@ -137,28 +138,19 @@ def check_info(path: Path, info: dict) -> None:
             raise damaged(path, f"the threshold of {label!r} is {t!r}; it must be a number from 0 to 1")
 
 
-class MultiLabelPredictor:
-    """A multi-label run's predictor: `load_predictor` puts it around the strategy's
+class MultiLabelPredictor(CalibratedPredictor):
+    """A multi-label run's predictor: `Classify.calibrated` puts it around the strategy's
     predictor (whose `predict_proba` gives per-label sigmoid probabilities) with the
-    thresholds the run chose. Everything else (labels, the model, the tokenizer) is the
-    wrapped predictor's, which `uncalibrated` is, as for a temperature-scaled one."""
+    thresholds the run chose."""
 
     multi_label = True
 
     def __init__(self, predictor, thresholds: dict[str, float] | None):
-        self.uncalibrated = predictor
+        super().__init__(predictor)
         self.thresholds = np.array([(thresholds or {}).get(label, DEFAULT_THRESHOLD) for label in predictor.labels])
-
-    def predict_proba(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
-        return self.uncalibrated.predict_proba(texts, pairs)
 
     def label_sets(self, probabilities: np.ndarray) -> list[list[str]]:
         return [[label for label, on in zip(self.labels, row) if on] for row in decide(probabilities, self.thresholds)]
-
-    def __getattr__(self, name):
-        if name == "uncalibrated":  # not set yet: no recursion
-            raise AttributeError(name)
-        return getattr(self.uncalibrated, name)
 
 
 def metrics(gold: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
@@ -166,16 +158,14 @@ def metrics(gold: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
     `examples` and `per_class` precision, recall, F1 and support, of multi-hot arrays."""
     from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
-    precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, average=None, zero_division=0)
+    from transferkit.tasks.classify import per_class
+
     return {
         "micro_f1": micro_f1(gold, predicted),
         "macro_f1": _f1(gold, predicted, "macro"),
         "subset_accuracy": float(accuracy_score(gold, predicted)),
         "examples": len(gold),
-        "per_class": {
-            label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for label, p, r, f, s in zip(labels, precision, recall, f1, support)
-        },
+        "per_class": per_class(labels, *precision_recall_fscore_support(gold, predicted, average=None, zero_division=0)),
     }
 
 
