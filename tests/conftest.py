@@ -109,6 +109,15 @@ def ner_run(ner_files, tmp_path_factory) -> Path:
     return run
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home(tmp_path_factory):
+    """The run registry ($TRANSFERKIT_HOME/runs.sqlite) in the session's temporary folder,
+    from before the first session fixture trains a run: no test records in the real home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRANSFERKIT_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TRANSFERKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
@@ -177,6 +186,22 @@ def smollm2_cache(tmp_path_factory) -> Path:
     model = OFFLINE_MODELS["smollm2-135m"]
     build_from_gguf(model.directory(), model.gguf_file, cache / "models" / "smollm2-135m")
     return cache
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(smollm2_cache, tmp_path_factory) -> Path:
+    """A tiny random Llama with SmolLM2's tokenizer: an lm model that trains in seconds."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    source = smollm2_cache / "models" / "smollm2-135m"
+    config = AutoConfig.from_pretrained(source)
+    config.update({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8})
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(source).save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from transferkit.rundir import MARKER_FILE, library_versions, partial_dir, stage
 from transferkit.serving.predictor import load_predictor, read_info, write_info
 from transferkit.strategies import get_strategy
 from transferkit.tasks import get_task
+from transferkit.tracking import track_pretrain, track_train
 
 REQUEST_FILE = "request.yaml"  # in a staging folder: the options the run was started with, for --resume
 CHECKPOINT_DIR = "checkpoint"
@@ -63,13 +64,14 @@ def resumed_config(cfg: TrainConfig) -> TrainConfig:
         differ = sorted(k for k in set(given) | set(started) if k != "output" and given.get(k) != started.get(k))
         if differ:
             raise UserError("--resume", f"the interrupted run at {cfg.output} was started with other options ({', '.join(differ)}); give only --resume --output {cfg.output}, or --overwrite to start again")
-    return replace(saved, output=cfg.output, resume=True, overwrite=False)
+    return replace(saved, output=cfg.output, resume=True, overwrite=False, track=cfg.track)  # config.yaml leaves --track out
 
 
-def train(cfg: TrainConfig, given: frozenset[str] = frozenset()) -> dict:
+def train(cfg: TrainConfig, given: frozenset[str] = frozenset(), tracking: dict | None = None) -> dict:
     """Train one run and write its directory; returns the metrics written to metrics.json.
     `given` names the options the user set explicitly (the CLI's flags): one of them that
-    does not apply to the task and strategy is an error even at its default value."""
+    does not apply to the task and strategy is an error even at its default value.
+    `tracking`: more fields of the run's registry row (a sweep's cell: `sweep`, `cell`)."""
     if cfg.resume:
         cfg = resumed_config(cfg)
     cfg.validate()
@@ -85,8 +87,10 @@ def train(cfg: TrainConfig, given: frozenset[str] = frozenset()) -> dict:
     inputs = [cfg.train, cfg.dev, *(path for _, path in test_sets(cfg.test)), cfg.vectors, cfg.model if strategy.uses_pretrained_model else None]
     publish = is_main_process()
     try:
-        with staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs, resume=cfg.resume, resumable=resumable) as staging:
-            return _train_in(staging, task, strategy, cfg, publish, chosen)
+        with track_train(cfg, tracking, auto=chosen is not None, enabled=publish) as run, \
+                staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs, resume=cfg.resume, resumable=resumable) as staging:
+            run.start()  # the output checked and locked: the registry's row at this path is this run's now
+            return _train_in(staging, task, strategy, cfg, publish, chosen, run)
     except (KeyboardInterrupt, Terminated) as interrupt:
         if resumable(partial_dir(output)):  # what the CLI's last line says
             interrupt.kept = f"the checkpoint is in {partial_dir(output) / CHECKPOINT_DIR}; continue with: transferkit train --resume --output {output}"
@@ -103,7 +107,7 @@ def _auto(cfg: TrainConfig, given: frozenset[str]) -> tuple[TrainConfig, dict]:
     return replace(cfg, strategy=strategy), {"chose": strategy, "because": because}
 
 
-def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, chosen: dict | None = None) -> dict:
+def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, chosen: dict | None, run) -> dict:
     from transferkit.training.checkpoints import Checkpoints
 
     _prepare_staging(staging, cfg)
@@ -127,6 +131,7 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, ch
     metrics["data"] = data.report
     if chosen is not None:
         metrics["auto"] = chosen
+    metrics["run"] = run.stamp()  # the registry row's id and times
     cfg.to_yaml(staging / "config.yaml")
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
     shutil.rmtree(staging / CHECKPOINT_DIR, ignore_errors=True)
@@ -303,14 +308,16 @@ def pretrain_word2vec(cfg) -> dict:
     """Train word2vec vectors on a corpus and write `cfg.output`; returns its metrics."""
     from transferkit.pretraining import word2vec
 
-    return {**word2vec.train(cfg), "output": cfg.output}
+    with track_pretrain("pretrain word2vec", cfg) as run:
+        return {**word2vec.train(cfg, run), "output": cfg.output}
 
 
 def pretrain_masked_lm(cfg) -> dict:
     """Continue masked-LM pretraining of an encoder on a corpus and write `cfg.output`."""
     from transferkit.pretraining import masked_lm
 
-    return {**masked_lm.train(cfg), "output": cfg.output}
+    with track_pretrain("pretrain mlm", cfg, model=cfg.model) as run:
+        return {**masked_lm.train(cfg, run), "output": cfg.output}
 
 
 def evaluate_vectors(source: str) -> dict:
@@ -320,3 +327,12 @@ def evaluate_vectors(source: str) -> dict:
 
     vectors, _ = load_vectors(source)
     return {"vectors": source, "vocabulary": len(vectors), **evaluate(vectors)}
+
+
+def curve(cfg, given: frozenset[str] = frozenset()) -> list[dict]:
+    """A learning-curve sweep (`transferkit curve`): every strategy × budget × seed of a
+    `CurveConfig` trained as a run directory under `cfg.output/runs/`, with the sweep's
+    registry and report; returns the registry rows of its cells."""
+    from transferkit.experiments.curve import curve as run_curve
+
+    return run_curve(cfg, given)

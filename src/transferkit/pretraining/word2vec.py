@@ -43,14 +43,17 @@ def tokenised_corpus(cfg: Word2VecConfig) -> TokenisedCorpus:
     return TokenisedCorpus(Corpus(tuple(cfg.corpus), cfg.text_column), Tokenisation(not cfg.keep_case, cfg.token_pattern))
 
 
-def train(cfg: Word2VecConfig) -> dict:
-    """Train, write `cfg.output`, and return its metrics."""
+def train(cfg: Word2VecConfig, run=None) -> dict:
+    """Train, write `cfg.output`, and return its metrics; `run` (a `tracking.RunTracking`)
+    is started once the output is checked and locked."""
     from gensim.models import Word2Vec
     from gensim.models.callbacks import CallbackAny2Vec
 
     cfg.validate()
     corpus = tokenised_corpus(cfg)
     with staged_run_dir(Path(cfg.output), cfg.overwrite, inputs=cfg.corpus) as staging:
+        if run is not None:
+            run.start()  # the output checked and locked: recorded as running
         model = Word2Vec(**gensim_parameters(cfg))
         try:  # reads the whole corpus once (bad input fails here), then allocates the vectors
             model.build_vocab(corpus, keep_raw_vocab=True)
