@@ -231,11 +231,11 @@ def generate(run_dir, prompts, **options):
 
 
 @app.command()
-@click.option("--output", "-o", default="runs/demo", show_default=True, help="Folder for the runs, report.md and the plot.")
-@click.option("--overwrite", is_flag=True, help="Replace earlier demo runs in --output.")
+@click.option("--output", "-o", default="runs/demo", show_default=True, help="Folder of the demo's sweep: its runs, registry, report.html, report.md and plots.")
+@click.option("--overwrite", is_flag=True, help="Train every run again (without it, runs already finished in --output are kept).")
 def demo(output, overwrite):
     """The main job: four strategies at several label budgets on movie-review
-    sentences, offline; prints a table and writes report.md and a learning-curve plot."""
+    sentences, offline, as a learning-curve sweep; prints a table and writes report.html."""
     from transferkit.experiments.demo import run_demo
 
     run_demo(output, overwrite)

@@ -3,6 +3,7 @@ finished cells, resuming a sweep killed with SIGKILL to the uninterrupted result
 rows on every executor, and a sweep for each task."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -78,8 +79,15 @@ def test_time_left_scales_a_strategy_by_budget():
     assert clock.left(cells) == "time left unknown until a cell finishes"
     clock.add(cells[0], 10.0)  # tfidf at 10
     assert clock.estimate(cells[1]) == 10.0  # tfidf at 10, another seed
-    assert clock.estimate(cells[4]) == 20.0  # tfidf at 20: twice the labels
+    assert clock.estimate(cells[4]) == 20.0  # tfidf at 20: twice the labels, from the one budget known
     assert clock.estimate(cells[2]) == 10.0  # features: nothing known of it yet but the mean
+    clock.add(cells[2], 8.0)  # features at 10
+    clock.add(cells[6], 16.0)  # features at 20
+    cell_40 = plan(CurveConfig(train=__file__, budgets="40", strategies="features", seeds="0", output="/tmp/x"))[0]
+    assert clock.estimate(cell_40) == pytest.approx(32.0)  # on the power law through 10 and 20 (here linear)
+    clock.add(cells[6], 8.0)  # another seed at 20: 12 s on average, so time grows as budget ** 0.585
+    assert clock.estimate(cell_40) == pytest.approx(8.0 * 4 ** math.log2(1.5))
+    assert clock.left([cells[1], cells[4]]) == "about 30 s left"
 
 
 def test_a_sweep_writes_runs_registry_and_report_and_skips_finished_cells(sentiment, tmp_path, cli):

@@ -15,6 +15,7 @@ run where the executor puts them (`experiments/executors.py`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -152,16 +153,20 @@ def run_cell(spec: dict) -> dict:
 
 
 class TimeLeft:
-    """How long the cells not yet done will take, from the ones done: a cell is estimated
-    by the cells of its strategy at its budget (other seeds), else by its strategy's
-    nearest budget scaled by the size ratio, else by the mean of all."""
+    """How long the cells not yet done will take, from the ones done (in this sweep, or
+    before it was restarted): a cell is estimated by the cells of its strategy at its
+    budget (other seeds); else from its strategy's two nearest budgets, on the power law
+    through them (time grows more slowly than the labels where a strategy has a floor of
+    steps, as finetune has); else from its one known budget, in proportion; else by the
+    mean of all."""
 
     def __init__(self, executor):
         self.executor = executor  # its `workers` (cells at once) is known once it has started: read when estimating
         self.seconds: dict[tuple[str, int | None], list[float]] = {}
 
-    def add(self, cell: Cell, seconds: float) -> None:
-        self.seconds.setdefault((cell.strategy, cell.budget), []).append(seconds)
+    def add(self, cell: Cell, seconds: float | None) -> None:
+        if seconds is not None:
+            self.seconds.setdefault((cell.strategy, cell.budget), []).append(seconds)
 
     def estimate(self, cell: Cell) -> float | None:
         if not self.seconds:
@@ -169,10 +174,15 @@ class TimeLeft:
         own = self.seconds.get((cell.strategy, cell.budget))
         if own:
             return statistics.mean(own)
-        sized = [(b, statistics.mean(s)) for (strategy, b), s in self.seconds.items() if strategy == cell.strategy and b is not None]
+        sized = sorted((b, statistics.mean(s)) for (strategy, b), s in self.seconds.items() if strategy == cell.strategy and b is not None)
         if sized and cell.budget is not None:
-            b, seconds = min(sized, key=lambda bs: abs(bs[0] - cell.budget))
-            return seconds * cell.budget / b
+            nearest = sorted(sized, key=lambda bs: abs(math.log(bs[0] / cell.budget)))[:2]
+            if len(nearest) == 1:
+                (b, seconds), = nearest
+                return seconds * cell.budget / b
+            (b1, s1), (b2, s2) = sorted(nearest)
+            slope = min(max(math.log(s2 / s1) / math.log(b2 / b1), 0.0), 1.5)
+            return s1 * (cell.budget / b1) ** slope
         return statistics.mean(s for ss in self.seconds.values() for s in ss)
 
     def left(self, pending: list[Cell]) -> str:
@@ -210,18 +220,20 @@ def run_sweep(sweep: Sweep, executor, overwrite: bool = False) -> list[dict]:
     output.mkdir(parents=True, exist_ok=True)
     with output_lock(output):
         registry = Registry(output / REGISTRY_FILE)
+        clock = TimeLeft(executor)
         todo = []
         for cell in sweep.cells:
             if finished(Path(cell.config.output)) and not overwrite:
                 check_finished(cell)
-                _record_finished(registry, sweep, cell)
+                row = _record_finished(registry, sweep, cell)
+                clock.add(cell, row["seconds"] or row["train_seconds"])  # an older run knows only its training time
             else:
                 todo.append(cell)
         done = len(sweep.cells) - len(todo)
         if done:
             note(f"{done} of {len(sweep.cells)} cells already finished in {output / 'runs'}; training the other {len(todo)}")
         _write_report(sweep, registry)
-        _run_cells(sweep, todo, executor, registry)
+        _run_cells(sweep, todo, executor, registry, clock)
         return [row for row in registry.rows() if row.get("sweep") == str(output.resolve())]
 
 
@@ -234,11 +246,10 @@ def check_sweep_folder(output: Path) -> None:
         raise UserError(str(output), f"holds other files and no {SWEEP_FILE}; give a new or empty folder for the sweep")
 
 
-def _run_cells(sweep: Sweep, todo: list[Cell], executor, registry) -> None:
+def _run_cells(sweep: Sweep, todo: list[Cell], executor, registry, clock: TimeLeft) -> None:
     from transferkit.tracking.registry import new_record
 
     by_name = {cell.name: cell for cell in todo}
-    clock = TimeLeft(executor)
     started: dict[str, float] = {}
     pending = list(todo)
     sweep_dir = str(sweep.output.resolve())
@@ -282,12 +293,14 @@ def _inputs(cfg: TrainConfig) -> list[str | None]:
     return [cfg.train, cfg.dev, *(path for _, path in test_sets(cfg.test))]
 
 
-def _record_finished(registry, sweep: Sweep, cell: Cell) -> None:
+def _record_finished(registry, sweep: Sweep, cell: Cell) -> dict:
     """The sweep's row of a finished cell, rebuilt from its run directory (the one source
     of truth), so a driver killed before recording it records it on the next start."""
     from transferkit.tracking.registry import record_of_run
 
-    registry.put({**record_of_run(Path(cell.config.output)), "sweep": str(sweep.output.resolve()), "cell": cell.name})
+    row = {**record_of_run(Path(cell.config.output)), "sweep": str(sweep.output.resolve()), "cell": cell.name}
+    registry.put(row)
+    return row
 
 
 def _write_report(sweep: Sweep, registry) -> dict:
