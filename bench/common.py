@@ -28,10 +28,10 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def write_results(name: str, markdown: str, data: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.md").write_text(markdown)
-    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2))
+def write_results(name: str, markdown: str, data: dict, folder: Path = RESULTS) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.md").write_text(markdown)
+    (folder / f"{name}.json").write_text(json.dumps(data, indent=2))
     print(markdown)
 
 

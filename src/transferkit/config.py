@@ -497,6 +497,26 @@ class TrainingOptions(OptionGroup):
         "for --resume; 0 never (default: about every 10 minutes of training).",
         bounds=Bounds(0, MAX_COUNT),
     )
+    compile: bool = _opt(
+        False,
+        "Train the model compiled by torch.compile (on a GPU with CUDA graphs). The first steps wait for the "
+        "compiler (a minute or more) and each new batch shape compiles again, hence batches padded to multiples "
+        "of 16 by default with it. Off by default.",
+    )
+    pad_to_multiple_of: int | None = _opt(
+        None,
+        "Pad each training batch to a length that is a multiple of N (not past --max-length): length buckets, so a "
+        "compiled model sees few shapes and GPU matrix shapes suit tensor cores (default: 16 with --compile, 8 on a "
+        "GPU, 1 on a CPU: each batch as long as its longest example).",
+        bounds=Bounds(1, 1024),
+    )
+    peak_flops: float | None = _opt(
+        None,
+        "The training device's peak dense bf16 FLOP/s (989e12 for an H100 SXM), for the model FLOPs utilisation "
+        "(MFU) shown while training and in metrics.json (default: from a table of known GPUs by name; on a CPU or an "
+        "unknown GPU MFU is reported only with this).",
+        bounds=Bounds(10**9, None, why="in FLOP/s, not TFLOP/s: 989e12 for 989 TFLOP/s"),
+    )
 
 
 @dataclass

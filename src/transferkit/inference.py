@@ -1,6 +1,6 @@
 """The inference runtimes: every predictor, dev scorer and held-out loss runs its forward
 passes through a runtime's `batches`; and the device and precision policy, for inference
-and for the training loop, lives here.
+and for the training loop (`TrainingPolicy`: the GPU fast path), lives here.
 
 A pass over encoded items sorts them by length (longest first, so padding is minimal and
 memory peaks early), pads each batch to its own longest item, and runs the model without
@@ -48,6 +48,63 @@ def resolve_mixed_precision(choice: str, device=None) -> str:
         warn("--mixed-precision bf16", "this GPU has no bfloat16; training in fp16")
         return "fp16"
     return choice
+
+
+def pad_multiple(choice: int | None, device, compiled: bool) -> int:
+    """`--pad-to-multiple-of` resolved: as given, else 16 with `--compile` (each new batch
+    shape costs a compiled model a recompilation, and its CUDA graphs one recording each), 8
+    on a GPU (tensor cores multiply in tiles of 8), 1 on a CPU (each batch as long as its
+    longest item, as before: a CPU run repeats bit for bit)."""
+    if choice is not None:
+        return choice
+    if compiled:
+        return 16
+    return 8 if device.type == "cuda" else 1
+
+
+@dataclass(frozen=True)
+class TrainingPolicy:
+    """How the training loop uses its device. On a GPU, each for speed: TF32 float32
+    matmuls while it trains (`fast_matmuls`), bf16 autocast, or fp16 with accelerate's
+    gradient scaler where the GPU lacks bf16 (`resolve_mixed_precision`; accelerate applies
+    both), a fused AdamW, and with `--compile` CUDA graphs (`reduce-overhead`: a MiniLM step
+    is bound by kernel launches, not arithmetic). On a CPU none of these: a CPU run stays
+    what it was, bit for bit.
+
+    SDPA attention needs nothing here: transformers 5 loads every model that supports it
+    with torch's `scaled_dot_product_attention`, eager attention only for those that do not
+    (`PreTrainedModel.get_correct_attn_implementation`); asking for sdpa explicitly would
+    fail on the latter. The loop reports which a model got (metrics.json `train.attention`)."""
+
+    device: object  # torch.device
+    precision: str  # accelerate's mixed_precision: no, bf16 or fp16
+    fused_adamw: bool
+    compile_mode: str | None  # torch.compile's mode; None: not compiled
+
+    @classmethod
+    def resolve(cls, device: str = "auto", mixed_precision: str = "auto", compiled: bool = False) -> "TrainingPolicy":
+        resolved = resolve_device(device)
+        gpu = resolved.type == "cuda"
+        mode = ("reduce-overhead" if gpu else "default") if compiled else None
+        return cls(resolved, resolve_mixed_precision(mixed_precision, resolved), fused_adamw=gpu, compile_mode=mode)
+
+    @contextmanager
+    def fast_matmuls(self):
+        """TF32 float32 matmuls on a GPU while training (a bf16 run's float32 parts too),
+        the process's own setting restored after: a Python caller's other work, or a
+        benchmark's `Trainer` in the same process, keeps what it had."""
+        import torch
+
+        if self.device.type != "cuda":
+            yield
+            return
+        matmul = torch.backends.cuda.matmul
+        before = matmul.fp32_precision  # torch's per-backend setting: the legacy global getter fails once a backend's is set
+        matmul.fp32_precision = "tf32"
+        try:
+            yield
+        finally:
+            matmul.fp32_precision = before
 
 
 def as_array(value):

@@ -21,7 +21,7 @@ from transferkit.tracking.registry import Registry
 
 from conftest import qa_records, write_squad
 
-TIMINGS = ("seconds", "samples_per_second")
+TIMINGS = ("seconds", "samples_per_second", "tokens_per_second", "mfu", "warmup_steps", "warmup_seconds")
 
 
 def comparable(rows: list[dict]) -> list[tuple]:

@@ -13,7 +13,7 @@ import time
 import pytest
 from safetensors.torch import load_file
 
-TIMINGS = ("seconds", "samples_per_second")
+TIMINGS = ("seconds", "samples_per_second", "tokens_per_second", "mfu", "warmup_steps", "warmup_seconds")
 
 
 def train_command(sentiment, output, *extra):

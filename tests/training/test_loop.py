@@ -170,3 +170,88 @@ def test_auto_keeps_a_multilingual_vocabulary_as_pretrained_unless_it_is_the_out
     result = train_loop(multilingual, [{"input_ids": [1, 5, 2], "labels": [0, 1, 0]}] * 8, PadCollator(0), settings(epochs=1, freeze_embeddings="auto"))
     assert result.frozen_embeddings
     assert result.trainable_parameters == sum(p.numel() for n, p in multilingual.named_parameters() if not n.startswith("bert.embeddings."))
+
+
+def test_on_a_cpu_the_policy_changes_nothing_and_on_a_gpu_it_takes_the_fast_path(monkeypatch):
+    from transferkit.inference import TrainingPolicy, pad_multiple
+
+    cpu = TrainingPolicy.resolve("cpu")
+    assert (cpu.precision, cpu.fused_adamw, cpu.compile_mode) == ("no", False, None)
+    assert TrainingPolicy.resolve("cpu", compiled=True).compile_mode == "default"
+    assert [pad_multiple(None, torch.device("cpu"), False), pad_multiple(None, torch.device("cuda"), False)] == [1, 8]
+    assert pad_multiple(None, torch.device("cpu"), True) == pad_multiple(None, torch.device("cuda"), True) == 16
+    assert pad_multiple(4, torch.device("cuda"), True) == 4
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for bf16, precision in ((True, "bf16"), (False, "fp16")):  # fp16: accelerate adds the gradient scaler
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16)
+        gpu = TrainingPolicy.resolve("auto", compiled=True)
+        assert (gpu.device.type, gpu.precision, gpu.fused_adamw, gpu.compile_mode) == ("cuda", precision, True, "reduce-overhead")
+
+
+def test_tf32_matmuls_hold_while_a_gpu_trains_and_the_setting_before_comes_back():
+    from transferkit.inference import TrainingPolicy
+
+    matmul = torch.backends.cuda.matmul
+    before = matmul.fp32_precision
+    with TrainingPolicy(torch.device("cpu"), "no", False, None).fast_matmuls():
+        assert matmul.fp32_precision == before
+    with TrainingPolicy(torch.device("cuda"), "bf16", True, None).fast_matmuls():
+        assert matmul.fp32_precision == "tf32"
+    assert matmul.fp32_precision == before
+
+
+def test_the_optimiser_is_fused_where_the_policy_says_and_torchs_default_on_a_cpu(monkeypatch):
+    from transferkit.inference import TrainingPolicy
+    from transferkit.training.loop import TrainingLoop
+
+    plain = TrainingLoop(tiny_model(), items(16), PadCollator(0), settings(epochs=1))
+    assert plain.optimizer.optimizer.defaults["fused"] is None
+    fused = TrainingPolicy(torch.device("cpu"), "no", True, None)  # as on a GPU; torch fuses AdamW on a CPU too
+    monkeypatch.setattr(TrainingPolicy, "resolve", classmethod(lambda cls, *args: fused))
+    loop = TrainingLoop(tiny_model(), items(16), PadCollator(0), settings(epochs=1))
+    assert loop.optimizer.optimizer.defaults["fused"] is True
+    assert loop.run().steps == 2
+
+
+def test_compile_runs_the_steps_through_torch_compile_and_saves_the_plain_weights(monkeypatch):
+    calls, modes = [], []
+
+    class Compiled(torch.nn.Module):  # what torch.compile returns: a module that runs the model
+        def __init__(self, model, mode):
+            super().__init__()
+            self.model = model
+            modes.append(mode)
+
+        def forward(self, **batch):
+            calls.append(batch["input_ids"].shape)
+            return self.model(**batch)
+
+    monkeypatch.setattr(torch, "compile", Compiled)
+    model = tiny_model()
+    result = train_loop(model, items(), PadCollator(0, pad_to_multiple_of=16), settings(epochs=2, compile=True))
+    assert modes == ["default"]  # on a CPU; on a GPU reduce-overhead (CUDA graphs)
+    assert len(calls) == result.steps == 16 and set(calls) == {(8, 16)}  # one shape: every item is shorter than 16
+    assert result.speed["compiled"] is True and result.speed["tokens"] == 16 * 8 * 16
+    assert not any("_orig_mod" in k for k in model.state_dict())
+
+
+def test_a_tiny_bert_trains_compiled_for_real():
+    """About 40 s on 2 CPU cores, most of it the compiler's."""
+    data = items()
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(
+        vocab_size=20, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=2,
+    ))
+    result = train_loop(model, data, PadCollator(0, pad_to_multiple_of=16), settings(compile=True), score_dev=lambda m: accuracy(m, data))
+    assert result.speed["compiled"] and result.best_score == 1.0 and accuracy(model, data) == 1.0
+
+
+def test_the_loop_counts_the_tokens_of_the_padded_batches():
+    data = items()  # 2 to 7 tokens each, batches of 8
+    plain = train_loop(tiny_model(), data, PadCollator(0), settings(epochs=1))
+    bucketed = train_loop(tiny_model(), data, PadCollator(0, pad_to_multiple_of=8), settings(epochs=1, pad_to_multiple_of=8))
+    assert bucketed.speed["tokens"] == 8 * 8 * 8 and plain.speed["tokens"] < bucketed.speed["tokens"]
+    assert bucketed.speed["pad_to_multiple_of"] == 8 and plain.speed["pad_to_multiple_of"] == 1
+    assert plain.speed["tokens_per_second"] >= plain.speed["tokens"] / plain.seconds  # a slow first step may count as warm-up
+    assert plain.speed["mfu"] is None and plain.speed["peak_gpu_memory_bytes"] is None

@@ -148,7 +148,7 @@ def train(cfg: MaskedLMConfig, run=None) -> dict:
             "documents": {"train": len(train_documents), "eval": len(eval_documents)},
             "sequences": {"train": len(train_items), "eval": len(eval_items)},
             "train": {"seconds": result.seconds, "examples": result.examples, "steps": result.steps,
-                      "mixed_precision": result.mixed_precision,
+                      "mixed_precision": result.mixed_precision, **result.speed,
                       "samples_per_second": result.examples / result.seconds if result.seconds > 0 else None},
             "versions": library_versions(),
         }

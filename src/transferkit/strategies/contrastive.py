@@ -177,7 +177,8 @@ class Contrastive(HeadOnEncoder):
         steps = cfg.max_steps or (cfg.epochs * len(sampler) if cfg.epochs else contrastive_steps(len(labels), cfg.batch_size))
         settings = LoopSettings.from_config(cfg, epochs=1)
         settings.max_steps = steps
-        result = train_loop(model, items, PadCollator(tokenizer.pad_token_id), settings, None, self.name, checkpoints, contrastive_loss, sampler)
+        collate = PadCollator(tokenizer.pad_token_id, settings.pad_to_multiple_of, cfg.max_length)
+        result = train_loop(model, items, collate, settings, None, self.name, checkpoints, contrastive_loss, sampler)
         encoder_dir = model_dir / "encoder"
         model.save_pretrained(encoder_dir)
         tokenizer.save_pretrained(encoder_dir)
@@ -192,7 +193,7 @@ class Contrastive(HeadOnEncoder):
             stats={
                 "steps": result.steps, "lr": settings.lr, "batch_size": settings.batch_size, "temperature": TEMPERATURE,
                 "label_anchors": why, "tuning_seconds": result.seconds, "C": head.C, "C_selection": head.selection,
-                "mixed_precision": result.mixed_precision,
+                "mixed_precision": result.mixed_precision, **result.speed,
             },
         )
 

@@ -35,7 +35,8 @@ class Finetune(Strategy):
         scorer = task.dev_scorer(tokenizer, data, cfg) if data.dev is not None else None
         settings = LoopSettings.from_config(cfg, epochs=epochs_for(cfg, len(items)))
         loss = task.training_loss(data, cfg)
-        result = train_loop(model, items, PadCollator(tokenizer.pad_token_id), settings, scorer, self.name, checkpoints, loss)
+        collate = PadCollator(tokenizer.pad_token_id, settings.pad_to_multiple_of, cfg.max_length)
+        result = train_loop(model, items, collate, settings, scorer, self.name, checkpoints, loss)
         model.save_pretrained(model_dir)
         tokenizer.save_pretrained(model_dir)
         return FitResult(
@@ -49,7 +50,7 @@ class Finetune(Strategy):
                 "batch_size": settings.batch_size, "steps": result.steps, "best_step": result.best_step,
                 "trainable_parameters": result.trainable_parameters,
                 "best_weights": result.best_weights, "mixed_precision": result.mixed_precision,
-                "dev_history": result.history, **encoding,
+                "dev_history": result.history, **encoding, **result.speed,
             },
         )
 

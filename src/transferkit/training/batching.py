@@ -19,14 +19,23 @@ def encode_texts(tokenizer, texts: list[str], pairs: list[str] | None, max_lengt
     return [{k: enc[k][i] for k in keys} for i in range(len(texts))]
 
 
-def pad_batch(items: list[dict], pad_token_id: int) -> dict:
-    """A list of encoded items padded to the batch's longest, as int64 numpy arrays (so
-    that runtimes without torch share it), with the `attention_mask`. Per-token `labels`
-    are padded with -100; values given once per example (a class, an answer position) are
-    stacked."""
+def padded_width(longest: int, multiple: int = 1, limit: int | None = None) -> int:
+    """A batch's length: its longest item's, rounded up to a multiple of `multiple` (length
+    buckets: a compiled model sees few shapes), but not past `limit`, the longest an item
+    can be (`--max-length`; past it a model's position table may end), which is then the
+    last bucket."""
+    width = -(-longest // multiple) * multiple
+    return limit if limit is not None and width > limit >= longest else width
+
+
+def pad_batch(items: list[dict], pad_token_id: int, multiple: int = 1, limit: int | None = None) -> dict:
+    """A list of encoded items padded to the batch's longest (rounded up by `padded_width`),
+    as int64 numpy arrays (so that runtimes without torch share it), with the
+    `attention_mask`. Per-token `labels` are padded with -100; values given once per example
+    (a class, an answer position) are stacked."""
     import numpy as np
 
-    width = max(len(item["input_ids"]) for item in items)
+    width = padded_width(max(len(item["input_ids"]) for item in items), multiple, limit)
     batch = {"attention_mask": np.zeros((len(items), width), dtype=np.int64)}
     for key, value in items[0].items():
         if not isinstance(value, list):  # one value per example: a class, an answer's position
@@ -44,15 +53,19 @@ def pad_batch(items: list[dict], pad_token_id: int) -> dict:
 
 
 class PadCollator:
-    """`pad_batch` as torch tensors: the training loop's collator."""
+    """`pad_batch` as torch tensors: the training loop's collator (`pad_to_multiple_of`
+    and `max_length` as `pad_batch`'s `multiple` and `limit`)."""
 
-    def __init__(self, pad_token_id: int):
+    def __init__(self, pad_token_id: int, pad_to_multiple_of: int = 1, max_length: int | None = None):
         self.pad_token_id = pad_token_id
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.max_length = max_length
 
     def __call__(self, items: list[dict]) -> dict:
         import torch
 
-        return {k: torch.from_numpy(v) for k, v in pad_batch(items, self.pad_token_id).items()}
+        batch = pad_batch(items, self.pad_token_id, self.pad_to_multiple_of, self.max_length)
+        return {k: torch.from_numpy(v) for k, v in batch.items()}
 
 
 class LengthGroupedBatchSampler:

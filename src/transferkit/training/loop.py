@@ -2,7 +2,8 @@
 early stopping, and the best checkpoint kept (optionally of a running weight average).
 
 Built on accelerate so the same loop runs on a CPU, on a GPU with mixed precision, or
-in several processes under `accelerate launch` / torchrun. Written by hand rather than
+in several processes under `accelerate launch` / torchrun; how it uses a GPU (TF32, bf16,
+fused AdamW, `--compile`) is `inference.TrainingPolicy`'s. Written by hand rather than
 on transformers' `Trainer` because the Trainer re-pads unsorted batches and evaluates
 through a generic path; this loop trains faster on a CPU (see bench/) and stays small
 enough to read. Task modules supply the model, the encoded examples and a dev scorer.
@@ -45,16 +46,24 @@ class LoopSettings:
     device: str = "auto"
     freeze_embeddings: str = "no"  # yes: the embedding layer stays as pretrained; auto: `embeddings_stay` decides
     freeze_layers: int = 0  # and so do the lowest N transformer layers
+    compile: bool = False  # train the model torch.compile'd
+    pad_to_multiple_of: int = 1  # what the strategy's collator pads batch lengths to a multiple of (reported here)
+    peak_flops: float | None = None  # the device's peak FLOP/s, for MFU (None: the table's, where it knows the GPU)
 
     @classmethod
     def from_config(cls, cfg, epochs: int) -> "LoopSettings":
-        """The settings of a `train` run whose options the recipe table has resolved."""
+        """The settings of a `train` run whose options the recipe table has resolved
+        (`--pad-to-multiple-of` too: its default depends on the device and `--compile`)."""
+        from transferkit.inference import pad_multiple, resolve_device
+
         return cls(
             epochs=epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed, warmup_ratio=cfg.warmup_ratio,
             weight_decay=cfg.weight_decay, evaluations=cfg.evaluations, patience=cfg.patience,
             mixed_precision=cfg.mixed_precision, layer_lr_decay=cfg.layer_lr_decay, max_steps=cfg.max_steps,
             weight_average=cfg.weight_average == "ema", device=cfg.device,
-            freeze_embeddings=cfg.freeze_embeddings, freeze_layers=cfg.freeze_layers,
+            freeze_embeddings=cfg.freeze_embeddings, freeze_layers=cfg.freeze_layers, compile=cfg.compile,
+            pad_to_multiple_of=pad_multiple(cfg.pad_to_multiple_of, resolve_device(cfg.device), cfg.compile),
+            peak_flops=cfg.peak_flops,
         )
 
 
@@ -70,6 +79,7 @@ class LoopResult:
     history: list[dict] = field(default_factory=list)
     trainable_parameters: int = 0
     frozen_embeddings: bool = False  # `--freeze-embeddings` as resolved for the model
+    speed: dict = field(default_factory=dict)  # tokens/s, MFU, peak memory, how it ran (metrics.json `train`)
 
     def resolved_options(self) -> dict:
         """The loop's options whose `auto` this model decided, as config.yaml records them."""
@@ -86,6 +96,7 @@ class LoopState:
     epoch: int = 0  # passes over the data begun
     batches: int = 0  # batches done in the current pass
     examples: int = 0
+    tokens: int = 0  # in the padded batches, this process's
     seconds: float = 0.0
     best_score: float | None = None
     best_step: int | None = None
@@ -172,18 +183,18 @@ class TrainingLoop:
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
-        from transferkit.inference import resolve_device, resolve_mixed_precision
+        from transferkit.inference import TrainingPolicy
         from transferkit.training.batching import LengthGroupedBatchSampler
         from transferkit.training.callbacks import WeightAverage
         from transferkit.training.checkpoints import Checkpointer
+        from transferkit.training.throughput import Speed
 
         set_seed(settings.seed)
         self.settings, self.score_dev, self.description = settings, score_dev, description
         self.loss = loss or (lambda model, batch: model(**batch).loss)  # `loss(model, batch)`: the model's own by default
-        device = resolve_device(settings.device)
-        self.precision = resolve_mixed_precision(settings.mixed_precision, device)
-        cpu = device.type == "cpu"
-        self.accelerator = Accelerator(cpu=cpu, mixed_precision=self.precision)
+        self.policy = TrainingPolicy.resolve(settings.device, settings.mixed_precision, settings.compile)
+        self.precision = self.policy.precision
+        self.accelerator = Accelerator(cpu=self.policy.device.type == "cpu", mixed_precision=self.precision)
         # `sampler`: batches of item indices, with an `epoch` the loop sets at each pass
         # (length-grouped random batches unless the strategy draws its own)
         lengths = [len(item["input_ids"]) for item in train_items]
@@ -191,8 +202,14 @@ class TrainingLoop:
         loader = DataLoader(train_items, batch_sampler=self.sampler, collate_fn=collate)
         self.frozen_embeddings = embeddings_stay(model, settings.freeze_embeddings)
         self.trainable = freeze(model, self.frozen_embeddings, settings.freeze_layers)
-        optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr)
+        self.attention = getattr(model.config, "_attn_implementation", None)  # sdpa where the model has it (TrainingPolicy)
+        self.speed = Speed.of(model, self.accelerator.device, settings.peak_flops, self.accelerator.num_processes)
+        fused = {"fused": True} if self.policy.fused_adamw else {}  # on a CPU, torch's default, as before
+        optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.lr, **fused)
         self.model, self.optimizer, self.loader = self.accelerator.prepare(model, optimizer, loader)
+        # the steps run the compiled module; everything else (modes, weights, dev scoring, checkpoints) the plain one
+        mode = self.policy.compile_mode
+        self.forward_model = self.model if mode is None else torch.compile(self.model, mode=mode)
         self.epochs, total = settings.epochs, settings.epochs * len(self.loader)
         if settings.max_steps:  # exactly this many steps, over as many passes as that takes
             self.epochs, total = math.ceil(settings.max_steps / len(self.loader)), settings.max_steps
@@ -203,6 +220,7 @@ class TrainingLoop:
         self.eval_every = max(1, math.ceil(total / settings.evaluations))
         self.state = LoopState(total=total)
         self.best_state: dict | None = None
+        self.started = time.perf_counter()  # when the current stretch of timed steps began (`run` sets it)
         self.pending_random: dict | None = None  # random states to restore at the resumed step
         self.callbacks = []
         if settings.weight_average and score_dev is not None:
@@ -252,53 +270,67 @@ class TrainingLoop:
         for callback in self.callbacks:
             callback.on_train_begin(state)
         state = self.state  # a resumed run's
+        gpu = accelerator.device.type == "cuda"
+        if gpu:
+            torch.cuda.reset_peak_memory_stats(accelerator.device)
         bar = progress_bar(total=state.total, desc=self.description, unit="step", enabled=accelerator.is_local_main_process)
         try:  # closed however the loop ends, so that an error's line comes after the bar's last one
             bar.update(state.steps)
             self.model.train()
             stop = state.steps >= state.total
-            while not stop and state.epoch < self.epochs:
-                self.sampler.epoch = state.epoch
-                skip = state.batches
-                if skip == 0:  # a pass's start draws from the random state (the loader's seed)
-                    self._restore_random()
-                started = time.perf_counter()  # the clock covers batching too, not only the steps
-                for index, batch in enumerate(self.loader):
-                    if index < skip:
-                        continue
-                    self._restore_random()  # resumed mid-pass: where the interrupted run stood after its last step
-                    loss_value = self._step(batch, bar)
-                    state.batches = index + 1
-                    if self.score_dev is not None and (state.steps % self.eval_every == 0 or state.steps == state.total):
-                        state.seconds += time.perf_counter() - started
-                        stop = self._evaluate(loss_value, bar)
-                        started = time.perf_counter()
-                    stop = stop or state.steps == state.total
+            with self.policy.fast_matmuls():
+                while not stop and state.epoch < self.epochs:
+                    self.sampler.epoch = state.epoch
+                    skip = state.batches
+                    if skip == 0:  # a pass's start draws from the random state (the loader's seed)
+                        self._restore_random()
+                    self.started = time.perf_counter()  # the clock covers batching too, not only the steps
+                    for index, batch in enumerate(self.loader):
+                        if index < skip:
+                            continue
+                        self._restore_random()  # resumed mid-pass: where the interrupted run stood after its last step
+                        loss_value = self._step(batch, bar)
+                        state.batches = index + 1
+                        if self.score_dev is not None and (state.steps % self.eval_every == 0 or state.steps == state.total):
+                            state.seconds += time.perf_counter() - self.started
+                            stop = self._evaluate(loss_value, bar)
+                            self.started = time.perf_counter()
+                        stop = stop or state.steps == state.total
+                        if not stop:
+                            for callback in self.callbacks:
+                                callback.on_step_end(state)
+                        if stop:
+                            break
+                    state.seconds += time.perf_counter() - self.started
                     if not stop:
-                        for callback in self.callbacks:
-                            callback.on_step_end(state)
-                    if stop:
-                        break
-                state.seconds += time.perf_counter() - started
-                if not stop:
-                    state.epoch, state.batches = state.epoch + 1, 0
+                        state.epoch, state.batches = state.epoch + 1, 0
         finally:
             bar.close()
         for callback in self.callbacks:
             callback.on_train_end(state)
-        examples = state.examples
+        examples, tokens = state.examples, state.tokens
         if accelerator.num_processes > 1:
-            examples = int(accelerator.reduce(torch.tensor(examples, device=accelerator.device), "sum").item())
+            summed = accelerator.reduce(torch.tensor([examples, tokens], device=accelerator.device), "sum")
+            examples, tokens = (int(n) for n in summed.tolist())
         model = accelerator.unwrap_model(self.model)
         if self.best_state is not None:
             model.load_state_dict(self.best_state)
         model.eval()
-        return LoopResult(state.seconds, examples, state.steps, state.best_score, state.best_step, state.best_weights, self.precision, state.history, self.trainable, self.frozen_embeddings)
+        speed = {
+            **self.speed.report(tokens, state.seconds, torch.cuda.max_memory_allocated(accelerator.device) if gpu else None),
+            "pad_to_multiple_of": self.settings.pad_to_multiple_of, "compiled": self.policy.compile_mode is not None,
+            "attention": self.attention,
+        }
+        return LoopResult(state.seconds, examples, state.steps, state.best_score, state.best_step, state.best_weights,
+                          self.precision, state.history, self.trainable, self.frozen_embeddings, speed)
 
     def _step(self, batch, bar) -> float:
         state, accelerator = self.state, self.accelerator
+        began = time.perf_counter()
+        if self.forward_model is not self.model:
+            torch.compiler.cudagraph_mark_step_begin()  # a new step: CUDA graphs may reuse the last one's outputs
         with accelerator.autocast():
-            loss = self.loss(self.model, batch)
+            loss = self.loss(self.forward_model, batch)
         accelerator.backward(loss)
         if self.settings.max_grad_norm:
             accelerator.clip_grad_norm_(self.model.parameters(), self.settings.max_grad_norm)
@@ -308,12 +340,15 @@ class TrainingLoop:
         self.schedule.step()
         self.optimizer.zero_grad(set_to_none=True)
         state.examples += batch["input_ids"].shape[0]  # this process's; summed over processes at the end
+        state.tokens += batch["input_ids"].numel()
         state.steps += 1
         bar.update(1)
         loss_value = loss.item()  # the one synchronisation a step costs
+        self.speed.record(time.perf_counter() - began, batch["input_ids"].numel())
         if not math.isfinite(loss_value):
             raise non_finite_loss(loss_value, state.steps, self.settings.lr)
-        bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+        so_far = state.seconds + time.perf_counter() - self.started  # tok/s and MFU so far, as nanoGPT prints them
+        bar.set_postfix(loss=f"{loss_value:.4f}", **self.speed.postfix(state.tokens, so_far), refresh=False)
         return loss_value
 
     def _evaluate(self, loss_value: float, bar) -> bool:
@@ -333,7 +368,7 @@ class TrainingLoop:
         self.model.train()
         entry = {"step": state.steps, "dev": score, "loss": loss_value}
         state.history.append(entry if len(scores) == 1 else {**entry, **{f"dev_{k}": v for k, v in scores.items()}})
-        bar.set_postfix(loss=f"{loss_value:.4f}", dev=f"{score:.4f}")
+        bar.set_postfix(loss=f"{loss_value:.4f}", dev=f"{score:.4f}", **self.speed.postfix(state.tokens, state.seconds))
         if state.best_score is None or score > state.best_score:
             state.best_score, state.best_step, state.best_weights, state.since_best = score, state.steps, weights, 0
             with candidates[weights]():
