@@ -35,11 +35,11 @@ def crash_on_zero(spec: dict) -> dict:
 
 
 def sleep_until_stopped(spec: dict) -> dict:
-    """Writes its pid and works for 60 s in short steps, as a training loop does; records
-    the exception it unwinds from when stopped."""
+    """Writes its pid and works for 10 minutes in short steps, as a training loop does;
+    records the exception it unwinds from when stopped."""
     folder = Path(spec["folder"])
     (folder / f"{spec['x']}.pid").write_text(str(os.getpid()))
-    end = time.monotonic() + 60
+    end = time.monotonic() + 600
     try:
         while time.monotonic() < end:
             time.sleep(0.05)

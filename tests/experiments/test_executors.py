@@ -82,8 +82,9 @@ def test_a_worker_that_dies_fails_its_cell_and_is_replaced():
 
 
 def interrupt_when_running(folder, cells: int, signum) -> None:
-    """Send `signum` to this process (the driver) once `cells` cells have written their pid."""
-    deadline = time.monotonic() + 30
+    """Send `signum` to this process (the driver) once `cells` cells have written their pid
+    (workers import torch first: on a loaded machine that takes a while)."""
+    deadline = time.monotonic() + 300
     while len(list(folder.glob("*.pid"))) < cells and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(os.getpid(), signum)
@@ -106,7 +107,7 @@ def test_an_interrupt_in_the_driver_stops_the_running_cells_and_reaps_the_worker
             run(LocalExecutor(workers=2), cell_functions.sleep_until_stopped, [{"x": x, "folder": str(tmp_path)} for x in range(3)])
     finally:
         signal.signal(signal.SIGTERM, previous)
-    assert time.monotonic() - started < 40  # not the cells' 60 s
+    assert time.monotonic() - started < 400  # not the cells' 600 s
     assert sorted(p.name for p in tmp_path.glob("*.pid")) == ["0.pid", "1.pid"]  # the third was never handed out
     for x in (0, 1):
         assert (tmp_path / f"{x}.unwound").read_text() == "Terminated"
@@ -162,7 +163,7 @@ def test_an_interrupt_in_the_driver_cancels_the_ray_cells(ray_by_value, tmp_path
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         run(RayExecutor(cpus_per_cell=1), cell_functions.sleep_until_stopped, [{"x": x, "folder": str(tmp_path)} for x in range(3)])
-    assert time.monotonic() - started < 40
+    assert time.monotonic() - started < 400  # not the cells' 600 s
     assert sorted(p.name for p in tmp_path.glob("*.pid")) == ["0.pid", "1.pid"]
     assert {(tmp_path / f"{x}.unwound").read_text() for x in (0, 1)} == {"KeyboardInterrupt"}  # Ray's cancel
     assert not ray_by_value.is_initialized()
