@@ -73,7 +73,7 @@ def run_demo(output: str, overwrite: bool = False) -> None:
     budgets = ",".join(map(str, BUDGETS))
     cells = (plan(CurveConfig(**data, **small_batches, strategies=",".join(STRATEGIES), budgets=budgets))
              + plan(CurveConfig(**data, strategies=DEFAULT, budgets=budgets))
-             + plan(CurveConfig(**data, **small_batches, strategies=",".join(CHEAP_STRATEGIES), budgets="all")))
+             + plan(CurveConfig(**data, strategies=",".join(CHEAP_STRATEGIES), budgets="all")))
     sizes = ", ".join(f"{n} {sum(1 for _ in open(p)) - 1}" for n, p in paths.items())
     title = "Rotten Tomatoes sentences: test accuracy by strategy and label budget"
     notes = [
