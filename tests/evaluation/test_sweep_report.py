@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from transferkit.evaluation import sweep_report
+from transferkit import rundir
 from transferkit.evaluation.sweep_report import terminal_table, write_report
 
 from test_curves import named, record
@@ -154,7 +154,7 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
     def fail(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sweep_report.os, "replace", fail)
+    monkeypatch.setattr(rundir.os, "replace", fail)
     with pytest.raises(OSError):
         write_report(sweep_records()[:3], tmp_path, **OPTIONS)
     assert (tmp_path / "report.md").read_text() == before

@@ -14,13 +14,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from transferkit.evaluation.curves import BASELINES, Point, budget_text, curves, summarise
+from transferkit.rundir import output_file
 
 CURVE_FILE, TIME_FILE, MARKDOWN_FILE, HTML_FILE = "curve.png", "time.png", "report.md", "report.html"
 
@@ -35,10 +35,10 @@ def write_report(records: list[dict], folder: Path, title: str, *, metric: str, 
     folder.mkdir(parents=True, exist_ok=True)
     images = {CURVE_FILE: _curve_png(summary, title), TIME_FILE: _time_png(summary, title)}
     for name, data in images.items():
-        _write_atomically(folder / name, data)
+        _write(folder / name, data)
     blocks = _document(summary, title, list(notes))
-    _write_atomically(folder / MARKDOWN_FILE, _markdown(blocks).encode("utf-8"))
-    _write_atomically(folder / HTML_FILE, _html(blocks, title, images).encode("utf-8"))
+    _write(folder / MARKDOWN_FILE, _markdown(blocks).encode("utf-8"))
+    _write(folder / HTML_FILE, _html(blocks, title, images).encode("utf-8"))
     return summary
 
 
@@ -335,12 +335,8 @@ def _time_png(summary: dict, title: str) -> bytes:
     return _finish(plt, fig, ax, summary, title, f"mean training seconds (log scale; labels: budget in {summary['budget_unit']})")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename it into place: a reader sees
-    the old file or the new one, never half of one."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+def _write(path: Path, data: bytes) -> None:
+    """Replace `path` whole (`rundir.output_file`: a temporary sibling renamed into place), so
+    a reader mid-sweep sees the old file or the new one, never half of one."""
+    with output_file(path) as partial:
+        partial.write_bytes(data)

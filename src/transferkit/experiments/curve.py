@@ -208,16 +208,33 @@ class Sweep:
     def task(self) -> str:
         return self.cells[0].config.task
 
+    @property
+    def folder(self) -> str:
+        """The sweep's folder as its registry rows name it."""
+        return str(self.output.resolve())
 
-def run_sweep(sweep: Sweep, executor, overwrite: bool = False) -> list[dict]:
-    """Train the sweep's cells that are not done yet and write its registry and report;
-    returns the registry rows of every cell. Holds the sweep folder's lock throughout, so a
-    second driver on the same folder fails at once."""
+
+@dataclass
+class SweepOutcome:
+    rows: list[dict]  # the registry rows of the sweep's cells
+    summary: dict  # what the last report shows (`evaluation.sweep_report.write_report`)
+
+
+def start_sweep_folder(output: Path, description: str) -> None:
+    """Check the sweep's folder (a new folder, or one a sweep wrote), create it and describe the sweep in
+    its sweep.yaml, which marks it as a sweep's folder."""
+    _check_sweep_folder(output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / SWEEP_FILE).write_text(description)
+
+
+def run_sweep(sweep: Sweep, executor, overwrite: bool = False) -> SweepOutcome:
+    """Train the sweep's cells that are not done yet and write its registry and report (in
+    a folder `start_sweep_folder` made). Holds the folder's lock throughout, so a second
+    driver on the same folder fails at once."""
     from transferkit.tracking.registry import Registry
 
     output = sweep.output
-    check_sweep_folder(output)
-    output.mkdir(parents=True, exist_ok=True)
     with output_lock(output):
         registry = Registry(output / REGISTRY_FILE)
         clock = TimeLeft(executor)
@@ -232,12 +249,12 @@ def run_sweep(sweep: Sweep, executor, overwrite: bool = False) -> list[dict]:
         done = len(sweep.cells) - len(todo)
         if done:
             note(f"{done} of {len(sweep.cells)} cells already finished in {output / 'runs'}; training the other {len(todo)}")
-        _write_report(sweep, registry)
-        _run_cells(sweep, todo, executor, registry, clock)
-        return [row for row in registry.rows() if row.get("sweep") == str(output.resolve())]
+        summary = _write_report(sweep, registry)
+        summary = _run_cells(sweep, todo, executor, registry, clock) or summary
+        return SweepOutcome(registry.rows(sweep=sweep.folder), summary)
 
 
-def check_sweep_folder(output: Path) -> None:
+def _check_sweep_folder(output: Path) -> None:
     """A sweep writes into a new folder, or one a sweep wrote (it has sweep.yaml), never
     into a user's folder of other files."""
     if output.exists() and not output.is_dir():
@@ -246,21 +263,23 @@ def check_sweep_folder(output: Path) -> None:
         raise UserError(str(output), f"holds other files and no {SWEEP_FILE}; give a new or empty folder for the sweep")
 
 
-def _run_cells(sweep: Sweep, todo: list[Cell], executor, registry, clock: TimeLeft) -> None:
-    from transferkit.tracking.registry import new_record
+def _run_cells(sweep: Sweep, todo: list[Cell], executor, registry, clock: TimeLeft) -> dict | None:
+    """Run the cells on the executor, recording and reporting each as it ends; returns the
+    last report's summary (None when there was nothing to run)."""
+    from transferkit.tracking.registry import new_record, train_fields, train_inputs
 
     by_name = {cell.name: cell for cell in todo}
     started: dict[str, float] = {}
     pending = list(todo)
-    sweep_dir = str(sweep.output.resolve())
     counts = {"finished": 0, "failed": 0}
+    reported: list[dict] = []
 
     def on_start(spec: dict) -> None:
         cell = by_name[spec["name"]]
         started[cell.name] = time.perf_counter()
-        registry.start(new_record("train", cell.config.yaml_data(), cell.config.output, _inputs(cell.config), task=cell.config.task,
-                                  strategy=cell.strategy, requested=cell.strategy, model=cell.config.model, budget=cell.budget,
-                                  seed=cell.config.seed, sweep=sweep_dir, cell=cell.name))
+        config = cell.config.yaml_data()
+        registry.start(new_record("train", config, cell.config.output, train_inputs(config), **train_fields(config, auto=False),
+                                  sweep=sweep.folder, cell=cell.name))
 
     def on_done(spec: dict, result: dict) -> None:
         cell = by_name[spec["name"]]
@@ -275,9 +294,9 @@ def _run_cells(sweep: Sweep, todo: list[Cell], executor, registry, clock: TimeLe
         what = "resumed and finished" if result.get("resumed") and result["status"] == "finished" else result["status"]
         why = f" ({result['error']})" if result["status"] == "failed" else ""
         note(f"[{len(todo) - len(pending)}/{len(todo)}] {cell.name} {what} in {seconds:.0f} s{why}; {clock.left(pending)}")
-        _write_report(sweep, registry)
+        reported[:] = [_write_report(sweep, registry)]
 
-    specs = [{"name": cell.name, "config": dataclasses.asdict(cell.config), "sweep": sweep_dir} for cell in todo]
+    specs = [{"name": cell.name, "config": dataclasses.asdict(cell.config), "sweep": sweep.folder} for cell in todo]
     try:
         executor.map(run_cell, specs, on_start, on_done)
     except (KeyboardInterrupt, Terminated) as interrupt:
@@ -285,12 +304,7 @@ def _run_cells(sweep: Sweep, todo: list[Cell], executor, registry, clock: TimeLe
         raise
     if counts["failed"]:
         note(f"{counts['failed']} of {len(todo)} cells failed; their errors are in the report and `transferkit runs list --registry {sweep.output}`")
-
-
-def _inputs(cfg: TrainConfig) -> list[str | None]:
-    from transferkit.config import test_sets
-
-    return [cfg.train, cfg.dev, *(path for _, path in test_sets(cfg.test))]
+    return reported[0] if reported else None
 
 
 def _record_finished(registry, sweep: Sweep, cell: Cell) -> dict:
@@ -298,7 +312,7 @@ def _record_finished(registry, sweep: Sweep, cell: Cell) -> dict:
     of truth), so a driver killed before recording it records it on the next start."""
     from transferkit.tracking.registry import record_of_run
 
-    row = {**record_of_run(Path(cell.config.output)), "sweep": str(sweep.output.resolve()), "cell": cell.name}
+    row = {**record_of_run(Path(cell.config.output)), "sweep": sweep.folder, "cell": cell.name}
     registry.put(row)
     return row
 
@@ -309,8 +323,7 @@ def _write_report(sweep: Sweep, registry) -> dict:
     from transferkit.tasks import get_task
 
     task = get_task(sweep.task)
-    rows = [row for row in registry.rows() if row.get("sweep") == str(sweep.output.resolve())]
-    return write_report(rows, sweep.output, sweep.title, metric=task.primary_metric, higher_is_better=task.higher_is_better,
+    return write_report(registry.rows(sweep=sweep.folder), sweep.output, sweep.title, metric=task.primary_metric, higher_is_better=task.higher_is_better,
                         budget_unit=BUDGET_UNITS[sweep.task], notes=sweep.notes)
 
 
@@ -323,19 +336,9 @@ def curve(cfg: CurveConfig, given: frozenset[str] = frozenset()) -> list[dict]:
 
     cells = plan(cfg, given)
     output = Path(cfg.output)
-    check_sweep_folder(output)
-    output.mkdir(parents=True, exist_ok=True)
-    cfg.to_yaml(output / SWEEP_FILE)
+    start_sweep_folder(output, yaml.safe_dump(cfg.absolute_paths().yaml_data(), sort_keys=False))
     executor = executor_for(cfg.executor, cfg.workers, cfg.ray_address)
     title = f"{cfg.task}, {Path(cfg.train).parent.name}/{Path(cfg.train).name}: test {get_task(cfg.task).primary_metric} by strategy and label budget"
-    sweep = Sweep(output, cells, title)
-    rows = run_sweep(sweep, executor, overwrite=cfg.overwrite)
-    terminal_table(report(sweep), title)
-    return rows
-
-
-def report(sweep: Sweep) -> dict:
-    """Write the sweep's report from its registry once more; returns its summary."""
-    from transferkit.tracking.registry import Registry
-
-    return _write_report(sweep, Registry(sweep.output / REGISTRY_FILE))
+    outcome = run_sweep(Sweep(output, cells, title), executor, overwrite=cfg.overwrite)
+    terminal_table(outcome.summary, title)
+    return outcome.rows

@@ -58,14 +58,12 @@ def run_demo(output: str, overwrite: bool = False) -> None:
     """The demo as a learning-curve sweep (`experiments/curve.py`) in `output`: its runs,
     registry and report.html, resumable like any sweep."""
     from transferkit.evaluation.sweep_report import terminal_table
-    from transferkit.experiments.curve import SWEEP_FILE, Sweep, check_sweep_folder, plan, report, run_sweep
+    from transferkit.experiments.curve import Sweep, plan, run_sweep, start_sweep_folder
     from transferkit.experiments.executors import LocalExecutor
 
     out = Path(output)
     started = time.perf_counter()
-    check_sweep_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SWEEP_FILE).write_text("# written by `transferkit demo`: its cells are the demo's fixed grid\ncommand: transferkit demo\n")
+    start_sweep_folder(out, "# written by `transferkit demo`: its cells are the demo's fixed grid\ncommand: transferkit demo\n")
     paths = rotten_tomatoes_splits(out / "data")
     data = dict(task="classify", train=str(paths["train"]), dev=str(paths["dev"]), test=str(paths["test"]), model="minilm",
                 max_length=64, seeds=str(SEED), output=str(out))
@@ -86,7 +84,7 @@ def run_demo(output: str, overwrite: bool = False) -> None:
         "where they carry signal), then fits a logistic head (transfer, few-shot).",
     ]
     sweep = Sweep(out, cells, title, notes)
-    run_sweep(sweep, LocalExecutor(), overwrite=overwrite)
+    outcome = run_sweep(sweep, LocalExecutor(), overwrite=overwrite)
     seconds = time.perf_counter() - started
-    terminal_table(report(sweep), title)
+    terminal_table(outcome.summary, title)
     print(f"wrote {out / 'report.html'} and {out / 'report.md'} in {seconds:.0f} s")
