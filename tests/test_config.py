@@ -31,8 +31,8 @@ def test_the_names_config_keeps_apart_from_paths_are_the_zoos_and_the_vectors():
     ({"tag_scheme": "iob2"}, "--tag-scheme: applies to --task ner, not classify"),
     ({"strategy": "finetune", "vectors": "glove-50d"}, "--vectors: applies to --strategy wordvec, not finetune"),
     ({"task": "ner", "max_answer_length": 10}, "--max-answer-length: applies to --task qa, not ner"),
-    ({"strategy": "tfidf", "lr": 1e-3}, "--lr: applies to --strategy finetune, scratch, contrastive, not tfidf"),
-    ({"strategy": "tfidf", "model": "other"}, "--model: applies to --strategy features, zeroshot, finetune, scratch, contrastive, not tfidf"),
+    ({"strategy": "tfidf", "lr": 1e-3}, "--lr: applies to --strategy finetune, scratch, contrastive, lora, not tfidf"),
+    ({"strategy": "tfidf", "model": "other"}, "--model: applies to --strategy features, zeroshot, finetune, scratch, contrastive, lora, not tfidf"),
     ({"task": "ner", "strategy": "features", "pooling": "cls"}, "--pooling: applies to --task classify and --strategy features, not ner features"),
 ])
 def test_an_option_of_another_task_or_strategy_is_an_error(options, expected):
@@ -58,7 +58,7 @@ def test_a_config_yaml_written_before_option_groups_still_trains(tmp_path):
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
     TrainConfig.from_yaml(str(tmp_path / "config.yaml")).check_applicable()
-    with pytest.raises(UserError, match="^--warmup-ratio: applies to --strategy finetune, scratch, contrastive, not tfidf$"):
+    with pytest.raises(UserError, match="^--warmup-ratio: applies to --strategy finetune, scratch, contrastive, lora, not tfidf$"):
         TrainConfig(train="x", strategy="tfidf", warmup_ratio=0.2).check_applicable()
 
 

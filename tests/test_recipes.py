@@ -21,7 +21,7 @@ def test_every_row_has_a_task_and_a_strategy_that_serve_it():
 
 
 def test_a_strategy_the_table_does_not_list_for_a_task_is_refused():
-    with pytest.raises(UserError, match="^--strategy: unknown strategy 'tfidf' for ner; choose auto or one of features, finetune, scratch$"):
+    with pytest.raises(UserError, match="^--strategy: unknown strategy 'tfidf' for ner; choose auto or one of features, finetune, scratch, lora$"):
         TrainConfig(task="ner", strategy="tfidf", train="x").validate()
 
 
@@ -57,12 +57,15 @@ def test_the_epochs_rule_resolves_from_the_number_of_training_items():
 
 def test_help_texts_state_the_recipe_tables_defaults(cli):
     assert recipes.describe("max_length") == "128; qa 384"
-    assert recipes.describe("lr") == "5e-4; classify finetune 1.5e-4, scratch 1e-4, contrastive 5e-5; ner finetune 2e-4; qa finetune 3e-4; lm finetune 5e-5"
-    assert recipes.describe("batch_size") == "32; ner finetune 8"
-    assert recipes.describe("context") == "sentence; ner finetune document"
+    assert recipes.describe("lr") == (
+        "5e-4; classify finetune 1.5e-4, scratch 1e-4, contrastive 5e-5, lora 1e-3; ner finetune 2e-4, lora 1e-3; "
+        "qa finetune 3e-4, lora 1e-3; lm finetune 5e-5"
+    )
+    assert recipes.describe("batch_size") == "32; ner finetune 8, lora 8"
+    assert recipes.describe("context") == "sentence; ner finetune document, lora document"
     assert recipes.describe("epochs") == "at least 100 optimiser steps and at least 4 epochs (ner 8, qa 10, lm 1), at most 30"
     assert recipes.describe("pooling") is None
     status, out, _ = cli("train", "--help")
     flat = " ".join(out.split())
-    assert status == 0 and "(default: 5e-4; classify finetune 1.5e-4, scratch 1e-4, contrastive 5e-5; ner finetune 2e-4" in flat
+    assert status == 0 and "(default: 5e-4; classify finetune 1.5e-4, scratch 1e-4, contrastive 5e-5, lora 1e-3; ner finetune 2e-4" in flat
     assert "[--task ner] The files' tag scheme" in flat and "wordvec" in flat.split("--strategy TEXT")[1].split("--train")[0]

@@ -520,6 +520,31 @@ class TrainingOptions(OptionGroup):
 
 
 @dataclass
+class UnfreezingOptions(OptionGroup):
+    APPLIES_TO = {"strategy": ("finetune",)}
+    gradual_unfreezing: float = _opt(
+        0.0,
+        "Unfreeze the model one layer at a time, top first, over this fraction of the optimiser steps (ULMFiT's "
+        "gradual unfreezing; the head trains from the first step, the embeddings last; with --layer-lr-decay, its "
+        "discriminative learning rates). 0: every layer trains from the start.",
+        bounds=Bounds(0, 1),
+    )
+
+
+@dataclass
+class LoraOptions(OptionGroup):
+    APPLIES_TO = {"strategy": ("lora",)}
+    lora_rank: int = _opt(8, "Rank of each low-rank update (its A and B matrices).", bounds=Bounds(1, 4096))
+    lora_alpha: float = _opt(16.0, "LoRA scaling: each update is multiplied by alpha / rank.", bounds=POSITIVE)
+    lora_dropout: float = _opt(0.1, "Dropout on the adapters' input.", bounds=Bounds(0, 1, high_open=True))
+    lora_target_modules: str = _opt(
+        "auto",
+        "The linear layers that get adapters: comma-separated names (query,value), all-linear, or auto "
+        "(peft's default for the model type: the attention's query and value projections).",
+    )
+
+
+@dataclass
 class FeaturesOptions(OptionGroup):
     APPLIES_TO = {"task": ("classify",), "strategy": ("features",)}
     pooling: str = _opt("mean", "How token vectors become one text vector: mean or cls.", choices=("mean", "cls"))
@@ -558,7 +583,7 @@ class WordvecOptions(OptionGroup):
 OPTION_GROUPS = (
     RunOptions, TrackingOptions, DataOptions, ModelOptions, TextColumnOptions, ClassifyOptions, MultiLabelOptions, SliceOptions,
     LongTextOptions, ExamplesOptions, NerOptions, WindowOptions,
-    QAOptions, TrainingOptions, FeaturesOptions, LabelTextOptions, ContrastiveOptions, WordvecOptions,
+    QAOptions, TrainingOptions, UnfreezingOptions, LoraOptions, FeaturesOptions, LabelTextOptions, ContrastiveOptions, WordvecOptions,
 )
 GROUP_OF = {f.name: group for group in OPTION_GROUPS for f in dataclasses.fields(group) if f.name in group.__annotations__}
 

@@ -60,7 +60,7 @@ def default_epochs(examples: int, batch_size: int, minimum: int = 4) -> int:
 
 # The kinds of strategy, for the option groups that apply to a kind (config.py reads these,
 # so that it needs no strategy module): a new strategy is named in its kinds and its rows.
-TRANSFORMER = ("finetune", "scratch", "contrastive")  # the strategies that run the training loop
+TRANSFORMER = ("finetune", "scratch", "contrastive", "lora")  # the strategies that run the training loop
 PRETRAINED = ("features", "zeroshot", *TRANSFORMER)  # the strategies that start from a pretrained model (--model)
 AUTO = "auto"  # not a row: `--strategy auto` picks a row's strategy from the data (strategies/auto.py)
 
@@ -89,13 +89,19 @@ RECIPES: dict[tuple[str, str], dict] = {
     ("classify", "zeroshot"): {},
     # chosen on dev data (bench/contrastive_recipe.py); its steps follow `contrastive_steps`
     ("classify", "contrastive"): {"lr": 5e-5, "layer_lr_decay": 1.0, "batch_size": 32, "warmup_ratio": 0.1},
+    # LoRA: the adapters start at zero and are few, so they take a higher rate than finetune
+    # and no layer-wise decay (bench/lora_recipe.py)
+    ("classify", "lora"): {"lr": 1e-3, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(4)},
     ("ner", "features"): {},
     ("ner", "finetune"): {"lr": 2e-4, "layer_lr_decay": 0.8, "batch_size": 8, "epochs": Epochs(8), "context": "document"},
     ("ner", "scratch"): {"lr": 5e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(8)},
+    ("ner", "lora"): {"lr": 1e-3, "layer_lr_decay": 1.0, "batch_size": 8, "epochs": Epochs(8), "context": "document"},
     ("qa", "finetune"): {"lr": 3e-4, "layer_lr_decay": 0.8, "batch_size": 32, "epochs": Epochs(10)},
     ("qa", "scratch"): {"lr": 5e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(10)},
+    ("qa", "lora"): {"lr": 1e-3, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(10)},
     ("lm", "finetune"): {"lr": 5e-5, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(1)},
     ("lm", "scratch"): {"lr": 5e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(1)},
+    ("lm", "lora"): {"lr": 5e-4, "layer_lr_decay": 1.0, "batch_size": 32, "epochs": Epochs(1)},
 }
 TASKS = tuple(TASK_ROWS)
 
@@ -133,7 +139,7 @@ def epochs_for(cfg, examples: int) -> int:
 def _shown(value) -> str:
     if isinstance(value, Derived):
         return value.text
-    if isinstance(value, float) and 0 < value < 1e-3:  # 1.5e-4, not 0.00015
+    if isinstance(value, float) and 0 < value < 1e-2:  # 1.5e-4 and 1e-3, not 0.00015 and 0.001
         return f"{value:.1e}".replace(".0e", "e").replace("e-0", "e-")
     return str(value)
 

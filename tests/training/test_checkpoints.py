@@ -16,9 +16,9 @@ from safetensors.torch import load_file
 TIMINGS = ("seconds", "samples_per_second", "tokens_per_second", "mfu", "warmup_steps", "warmup_seconds")
 
 
-def train_command(sentiment, output, *extra):
+def train_command(sentiment, output, *extra, strategy=("--strategy", "finetune")):
     return [
-        sys.executable, "-m", "transferkit", "train", "--strategy", "finetune", "--max-length", "16",
+        sys.executable, "-m", "transferkit", "train", *strategy, "--max-length", "16",
         "--batch-size", "4", "--epochs", "2", "--evaluations", "4", "--checkpoint-every", "3",
         "--weight-average", "ema", "--train", str(sentiment["train"]), "--dev", str(sentiment["dev"]),
         "--test", str(sentiment["test"]), "--output", str(output), *extra,
@@ -31,15 +31,19 @@ def without_timings(metrics: dict) -> dict:
     return {**metrics, "run": None, "train": {k: v for k, v in metrics["train"].items() if k not in TIMINGS}}
 
 
-def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(sentiment, tmp_path):
+# finetune; finetune with a callback whose state is the step alone (what is frozen); lora (a peft model's state)
+@pytest.mark.parametrize("strategy", [
+    ("--strategy", "finetune"), ("--strategy", "finetune", "--gradual-unfreezing", "0.5"), ("--strategy", "lora"),
+], ids=["finetune", "gradual-unfreezing", "lora"])
+def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(sentiment, tmp_path, strategy):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     whole = tmp_path / "whole"
-    done = subprocess.run(train_command(sentiment, whole), env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(train_command(sentiment, whole, strategy=strategy), env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
 
     killed = tmp_path / "killed"
     checkpoint = tmp_path / ".killed.partial" / "checkpoint" / "state.pt"
-    process = subprocess.Popen(train_command(sentiment, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(train_command(sentiment, killed, strategy=strategy), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     rng = random.Random()  # a different step each time the suite runs: any step after a checkpoint must do
     wanted, saves, last = rng.randint(1, 4), 0, None  # checkpoints at steps 3, 6, 9, 12 of 24
     deadline = time.monotonic() + 300
@@ -53,7 +57,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(sen
     process.wait()
     assert not killed.exists() and checkpoint.exists()
 
-    again = subprocess.run(train_command(sentiment, killed), env=env, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(train_command(sentiment, killed, strategy=strategy), env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "pass --resume to continue it, or --overwrite" in again.stderr, again.stderr
 
     resumed = subprocess.run(

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from importlib import import_module
 
-MODULES = {"tfidf": "tfidf", "wordvec": "wordvec", "features": "features", "finetune": "finetune", "scratch": "finetune", "contrastive": "contrastive", "zeroshot": "zeroshot"}
+MODULES = {
+    "tfidf": "tfidf", "wordvec": "wordvec", "features": "features", "finetune": "finetune", "scratch": "finetune",
+    "contrastive": "contrastive", "zeroshot": "zeroshot", "lora": "lora",
+}
 
 
 def get_strategy(name: str):

@@ -31,28 +31,40 @@ class Finetune(Strategy):
         tokenizer = task.load_tokenizer(model_path)
         model = task.prepare(task.build_model(model_path, data.labels, self.from_scratch), tokenizer)
         model.config.update(task.model_config(data))  # saved with it (classify multi-label: its problem_type)
+        model, adapted = self.adapted(model, cfg)
         items, encoding = task.training_items(tokenizer, data, cfg)
         scorer = task.dev_scorer(tokenizer, data, cfg) if data.dev is not None else None
         settings = LoopSettings.from_config(cfg, epochs=epochs_for(cfg, len(items)))
         loss = task.training_loss(data, cfg)
         collate = PadCollator(tokenizer.pad_token_id, settings.pad_to_multiple_of, cfg.max_length)
         result = train_loop(model, items, collate, settings, scorer, self.name, checkpoints, loss)
-        model.save_pretrained(model_dir)
+        model, artefact = self.written(model, model_dir)
         tokenizer.save_pretrained(model_dir)
         return FitResult(
             seconds=result.seconds,
             examples=result.examples,
             best_dev=result.best_score,
             learned=task.learned_settings(model, scorer, data),
-            resolved={"epochs": settings.epochs, **result.resolved_options()},
+            resolved={"epochs": settings.epochs, **result.resolved_options(), **adapted},
             stats={
                 "epochs": settings.epochs, "lr": settings.lr, "layer_lr_decay": settings.layer_lr_decay,
                 "batch_size": settings.batch_size, "steps": result.steps, "best_step": result.best_step,
                 "trainable_parameters": result.trainable_parameters,
                 "best_weights": result.best_weights, "mixed_precision": result.mixed_precision,
-                "dev_history": result.history, **encoding, **result.speed,
+                "dev_history": result.history, **encoding, **result.speed, **artefact,
             },
         )
+
+    def adapted(self, model, cfg) -> tuple:
+        """The model the loop trains, and the option values that choosing it resolved (for
+        config.yaml): finetune and scratch train every weight of the model as built."""
+        return model, {}
+
+    def written(self, model, model_dir: Path) -> tuple:
+        """Save the trained model into `model_dir` as a plain transformers directory; returns
+        the model prediction uses and what metrics.json reports about the artefact."""
+        model.save_pretrained(model_dir)
+        return model, {}
 
 
 STRATEGIES = {"finetune": Finetune(), "scratch": Finetune("scratch", from_scratch=True)}

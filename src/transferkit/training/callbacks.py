@@ -15,6 +15,9 @@ from typing import Callable, ContextManager
 
 import torch
 
+from transferkit.errors import UserError
+from transferkit.training.loop import layer_depth
+
 
 class Callback:
     def on_train_begin(self, state) -> None:
@@ -91,3 +94,46 @@ class WeightAverage(Callback):
         with torch.no_grad():
             torch._foreach_copy_(self.average, state["average"])
         self.updates = state["updates"]
+
+
+class GradualUnfreezing(Callback):
+    """ULMFiT's gradual unfreezing: the head trains alone at first, then the layers below it
+    join one at a time, top first, the embeddings last, evenly over the first `over` of the
+    optimiser steps. The new head learns before its first (random) gradients reach the
+    pretrained layers; with `--layer-lr-decay` the layers that join also train at smaller
+    rates the lower they sit (discriminative learning rates).
+
+    A frozen layer is one whose parameters do not require gradients: it gets none, so AdamW
+    leaves it as it is (no update, no weight decay, no optimiser state yet). Parameters
+    frozen for good (`--freeze-layers`, `--freeze-embeddings`) stay frozen. What is frozen
+    follows from the step alone, so a resumed run freezes exactly as the interrupted one.
+    """
+
+    def __init__(self, loop, over: float):
+        if loop.accelerator.num_processes > 1:  # DDP reduces the gradients of the parameters it wrapped, every step
+            raise UserError("--gradual-unfreezing", "trains in one process only; run it without accelerate launch / torchrun")
+        self.loop = loop
+        model = loop.accelerator.unwrap_model(loop.model)
+        layers = getattr(model.config, "num_hidden_layers", 0)
+        self.groups: dict[int, list[torch.nn.Parameter]] = {}
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                self.groups.setdefault(layer_depth(name, layers), []).append(param)
+        self.every = over * loop.state.total / (layers + 1)  # steps between one layer joining and the next
+
+    def trains(self, depth: int, steps: int) -> bool:
+        return depth == 0 or steps >= depth * self.every
+
+    def freeze_for(self, steps: int) -> None:
+        for depth, params in self.groups.items():
+            for param in params:
+                param.requires_grad_(self.trains(depth, steps))
+
+    def on_train_begin(self, state) -> None:
+        self.freeze_for(self.loop.state.steps)  # a resumed run's state, loaded by the Checkpointer before
+
+    def on_step_end(self, state) -> None:
+        self.freeze_for(state.steps)
+
+    def on_train_end(self, state) -> None:
+        self.freeze_for(state.total)

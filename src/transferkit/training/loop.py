@@ -49,6 +49,7 @@ class LoopSettings:
     compile: bool = False  # train the model torch.compile'd
     pad_to_multiple_of: int = 1  # what the strategy's collator pads batch lengths to a multiple of (reported here)
     peak_flops: float | None = None  # the device's peak FLOP/s, for MFU (None: the table's, where it knows the GPU)
+    gradual_unfreezing: float = 0.0  # unfreeze layer by layer over this fraction of the steps (callbacks.GradualUnfreezing)
 
     @classmethod
     def from_config(cls, cfg, epochs: int) -> "LoopSettings":
@@ -63,7 +64,7 @@ class LoopSettings:
             weight_average=cfg.weight_average == "ema", device=cfg.device,
             freeze_embeddings=cfg.freeze_embeddings, freeze_layers=cfg.freeze_layers, compile=cfg.compile,
             pad_to_multiple_of=pad_multiple(cfg.pad_to_multiple_of, resolve_device(cfg.device), cfg.compile),
-            peak_flops=cfg.peak_flops,
+            peak_flops=cfg.peak_flops, gradual_unfreezing=cfg.gradual_unfreezing,
         )
 
 
@@ -185,7 +186,7 @@ class TrainingLoop:
 
         from transferkit.inference import TrainingPolicy
         from transferkit.training.batching import LengthGroupedBatchSampler
-        from transferkit.training.callbacks import WeightAverage
+        from transferkit.training.callbacks import GradualUnfreezing, WeightAverage
         from transferkit.training.checkpoints import Checkpointer
         from transferkit.training.throughput import Speed
 
@@ -227,6 +228,8 @@ class TrainingLoop:
             self.callbacks.append(WeightAverage(self.model, total))
         if checkpoints is not None:
             self.callbacks.append(Checkpointer(checkpoints, self))
+        if settings.gradual_unfreezing:  # after the Checkpointer: it freezes for the step a resumed run starts at
+            self.callbacks.append(GradualUnfreezing(self, settings.gradual_unfreezing))
 
     # --- state, for checkpoints ------------------------------------------------------------
     def state_dict(self) -> dict:
