@@ -110,8 +110,9 @@ def _auto(cfg: TrainConfig, given: frozenset[str]) -> tuple[TrainConfig, dict]:
 def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, chosen: dict | None, run) -> dict:
     from transferkit.training.checkpoints import Checkpoints
 
-    _prepare_staging(staging, cfg)
-    model_path = _checked_model(cfg) if strategy.uses_pretrained_model else None
+    prepare_staging(staging, cfg)
+    (staging / "model").mkdir()
+    model_path = checked_model(cfg) if strategy.uses_pretrained_model else None
     status(f"reading the data ({cfg.train}) ...")
     data = task.load_data(cfg)
     if publish and cfg.on_bad_row == "skip":
@@ -127,7 +128,7 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, ch
     if not publish:  # another process of a multi-process run: the first one scores and writes
         return {}
     cfg = replace(cfg, **result.resolved)
-    metrics = _score(task, strategy, metric, cfg, data, result, staging, model_path)
+    metrics = score_model(task, strategy, metric, cfg, data, result, staging, model_path)
     metrics["data"] = data.report
     if chosen is not None:
         metrics["auto"] = chosen
@@ -139,18 +140,18 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, ch
     return metrics
 
 
-def _prepare_staging(staging: Path, cfg: TrainConfig) -> None:
-    """A new run records its options for --resume; a resumed one starts again from its
-    checkpoint, with everything else it had written cleared."""
+def prepare_staging(staging: Path, cfg) -> None:
+    """A new run records its options (`cfg.to_yaml`: a `TrainConfig`, or `multitask`'s
+    config) for --resume; a resumed one starts again from its checkpoint, with everything
+    else it had written cleared."""
     for entry in staging.iterdir():
         if entry.name not in (MARKER_FILE, CHECKPOINT_DIR, REQUEST_FILE):
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     if not cfg.resume:
         replace(cfg, resume=False, overwrite=False).to_yaml(staging / REQUEST_FILE)
-    (staging / "model").mkdir()
 
 
-def _checked_model(cfg: TrainConfig) -> str:
+def checked_model(cfg: TrainConfig) -> str:
     from transferkit.models.zoo import check_max_length, resolve_model
 
     model_path = resolve_model(cfg.model)
@@ -159,7 +160,7 @@ def _checked_model(cfg: TrainConfig) -> str:
     return model_path
 
 
-def _score(task, strategy, metric: str, cfg: TrainConfig, data, result, staging: Path, model_path: str | None) -> dict:
+def score_model(task, strategy, metric: str, cfg: TrainConfig, data, result, staging: Path, model_path: str | None) -> dict:
     """Write what prediction needs, load the model as `predict` would, calibrate it on dev
     (`Task.calibrate`: then written and loaded again), and score dev and test; `metric` is
     the one that selected on dev (`Task.selection`)."""
@@ -327,6 +328,16 @@ def evaluate_vectors(source: str) -> dict:
 
     vectors, _ = load_vectors(source)
     return {"vectors": source, "vocabulary": len(vectors), **evaluate(vectors)}
+
+
+def multitask(cfg) -> dict:
+    """Several task heads on one shared pretrained encoder, trained together (`transferkit
+    multitask`): `cfg` is a `multitask.config.MultiTaskConfig` (`from_yaml`, or built from
+    one `TrainConfig` per head); writes `cfg.output`, with a run directory per head under
+    `heads/`, and returns its top-level metrics (each head's test metric and train seconds)."""
+    from transferkit.multitask.run import multitask as run_multitask
+
+    return run_multitask(cfg)
 
 
 def curve(cfg, given: frozenset[str] = frozenset()) -> list[dict]:

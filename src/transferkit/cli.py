@@ -254,6 +254,24 @@ def curve(ctx, config_file, **values):
     api.curve(build_config(ctx, config_file, values, CurveConfig), given=frozenset(given_flags(ctx, values)))
 
 
+@app.command()
+@click.option("--config", "config_file", help="YAML file: model, seed, the training loop's options, and tasks, a mapping of head names to their `train` options (task, train, dev, test, ...). Relative input paths in it are relative to its folder.")
+@click.option("--output", "-o", required=True, help="Run directory to write: metrics.json, config.yaml, and heads/NAME/, a run directory per head that predict, evaluate and serve read.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory (or an interrupted run's checkpoint).")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run at --output from its last checkpoint, with its options.")
+def multitask(config_file, output, overwrite, resume):
+    """Multi-task transfer: several task heads (classify, ner, qa) on one shared pretrained
+    encoder, trained together from one YAML file; prints each head's test metric."""
+    from transferkit import api
+    from transferkit.multitask.config import MultiTaskConfig
+
+    if config_file is None and not resume:
+        raise UserError("--config", "missing; give the YAML file of the heads")
+    cfg = MultiTaskConfig.from_yaml(config_file) if config_file else MultiTaskConfig()
+    metrics = api.multitask(dataclasses.replace(cfg, output=output, overwrite=overwrite, resume=resume))
+    _print_json({"heads": metrics["heads"], "train": {k: metrics["train"][k] for k in ("seconds", "steps", "epochs")}, "output": output})
+
+
 @app.group()
 def pretrain():
     """Learn from unlabelled text: word vectors, or continued pretraining of a model."""

@@ -105,21 +105,23 @@ class YamlConfig:
 
     @classmethod
     def from_yaml(cls, path: str):
-        text = _read_config_file(path)
-        try:
-            data = yaml.safe_load(text) or {}
-            root = yaml.compose(text)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else path
-            raise UserError(where, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
+        data, root = read_yaml(path)
+        data = data or {}
         if not isinstance(data, dict):
             raise UserError(path, "expected a mapping of option names to values")
+        return cls(**cls.checked_options(data, key_lines(root), path))
+
+    @classmethod
+    def checked_options(cls, data: dict, lines: dict[str, int], path: str) -> dict:
+        """`data`, a mapping of option names to values read from the YAML file `path`
+        (`lines`: the line of each key), checked against this dataclass's fields, with
+        relative input paths made relative to the file's folder: the keyword arguments of
+        `cls`, or a `UserError` naming the file, the line and the option. (`multitask` reads
+        each head's options, nested in its YAML, through this too.)"""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(str(k) for k in set(data) - set(fields))
         if unknown:
             raise UserError(path, f"unknown option(s) {', '.join(unknown)}")
-        lines = {key.value: key.start_mark.line + 1 for key, _ in (root.value if root else [])}
         hints = typing.get_type_hints(cls)
         folder = Path(path).parent
         for name, value in data.items():
@@ -132,7 +134,7 @@ class YamlConfig:
             if "path" in fields[name].metadata:
                 value = _map_paths(value, _beside, fields[name].metadata["path"], folder, named=fields[name].metadata.get("named", False))
             data[name] = value
-        return cls(**data)
+        return data
 
     def check_fields(self) -> None:
         """Every option of the right type and within its bounds, or a `UserError` naming its flag."""
@@ -141,6 +143,23 @@ class YamlConfig:
             problem = _field_problem(f, hints[f.name], getattr(self, f.name))
             if problem:
                 raise UserError(flag(f.name), problem)
+
+
+def read_yaml(path: str) -> tuple[object, yaml.Node | None]:
+    """A YAML file's data and its node tree (where each key's line is); a file that cannot
+    be read or parsed is the one-line error naming it, and the line where it can."""
+    text = _read_config_file(path)
+    try:
+        return yaml.safe_load(text), yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else path
+        raise UserError(where, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
+
+
+def key_lines(node: yaml.Node | None) -> dict:
+    """The line (from 1) of each key of a YAML mapping node; none for any other node."""
+    return {key.value: key.start_mark.line + 1 for key, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
 
 
 def flag(name: str) -> str:

@@ -176,7 +176,7 @@ def test_a_crash_is_recorded_as_its_type_and_message(sentiment, tmp_path, monkey
     def crash(*args, **kwargs):
         raise RuntimeError("the disk\nwent away")
 
-    monkeypatch.setattr(api, "_score", crash)
+    monkeypatch.setattr(api, "score_model", crash)
     with pytest.raises(RuntimeError):
         api.train(tfidf(sentiment, tmp_path / "run"))
     assert Registry(default_path()).find(str(tmp_path / "run"))["error"] == "RuntimeError: the disk went away"

@@ -364,9 +364,14 @@ class TrainingLoop:
         for callback in self.callbacks:
             candidates.update(callback.candidates())
         scores = {}
-        for name, holding in candidates.items():
-            with holding():
-                scores[name] = self.score_dev(unwrapped)
+        if self.accelerator.is_main_process:  # scored once; the other processes wait for its scores
+            for name, holding in candidates.items():
+                with holding():
+                    scores[name] = self.score_dev(unwrapped)
+        if self.accelerator.num_processes > 1:  # so that every process keeps the same weights and stops at the same step
+            from accelerate.utils import broadcast_object_list
+
+            scores = broadcast_object_list([scores])[0]
         weights, score = max(scores.items(), key=lambda pair: pair[1])  # live on a tie
         self.model.train()
         entry = {"step": state.steps, "dev": score, "loss": loss_value}
