@@ -123,7 +123,8 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, ch
     if why:
         note(why)
     status(f"training {cfg.task} {cfg.strategy} on {len(data.train)} examples" + (f", loading {cfg.model} ..." if model_path else " ..."))
-    checkpoints = Checkpoints(staging / CHECKPOINT_DIR, cfg.checkpoint_every, resume=cfg.resume)
+    # every process resumes from the first one's checkpoint (its staging folder), which only it writes
+    checkpoints = Checkpoints(partial_dir(Path(cfg.output)) / CHECKPOINT_DIR, cfg.checkpoint_every, resume=cfg.resume)
     result = strategy.fit(task, cfg, data, model_path, staging / "model", checkpoints)
     if not publish:  # another process of a multi-process run: the first one scores and writes
         return {}

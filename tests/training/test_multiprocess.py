@@ -6,6 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
+
+import psutil
+import torch
 
 
 def free_port() -> int:
@@ -32,6 +36,34 @@ def test_two_processes_under_torchrun_write_one_run(sentiment, tmp_path):
     assert len((run / "predictions" / "test.jsonl").read_text().splitlines()) == 20
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert done.stdout.count('"strategy": "finetune"') == 1  # one summary, from the first process
+
+
+def test_a_killed_two_process_run_resumes_every_process_from_the_first_ones_checkpoint(sentiment, tmp_path):
+    run, checkpoint = tmp_path / "run", tmp_path / ".run.partial" / "checkpoint" / "state.pt"
+
+    def launch(*options):
+        return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+                "-m", "transferkit", "train", *options, "--output", str(run)]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(launch(
+        "--strategy", "finetune", "--max-steps", "60", "--batch-size", "4", "--max-length", "16", "--checkpoint-every", "3", "--patience", "100",
+        "--train", str(sentiment["train"]), "--dev", str(sentiment["dev"]),
+    ), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for each in [*psutil.Process(process.pid).children(recursive=True), psutil.Process(process.pid)]:
+        each.kill()  # both processes and the launcher, as a crash would
+    process.wait()
+    psutil.wait_procs(psutil.Process().children(recursive=True), timeout=30)
+    assert not run.exists() and checkpoint.exists()
+    step = torch.load(checkpoint, weights_only=True)["loop"]["steps"]
+
+    resumed = subprocess.run(launch("--resume"), env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert resumed.stderr.count(f"resuming from the checkpoint at step {step} of 60") == 2  # both processes, the same step
+    assert json.loads((run / "metrics.json").read_text())["train"]["steps"] == 60
 
 
 SCORED_ONCE = """

@@ -98,6 +98,8 @@ class Checkpointer(Callback):
         return every > 0 and state.steps % every == 0
 
     def on_step_end(self, state) -> None:
+        if not self.loop.accelerator.is_main_process:  # several processes: the first saves, all load (`api._train_in`)
+            return
         if state.steps < state.total and self.due(state):
             self.checkpoints.save(self.loop.state_dict())
             self.last_saved = time.perf_counter()
