@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -48,15 +49,33 @@ def resumable(staging: Path) -> bool:
     return (staging / CHECKPOINT_DIR).is_dir() and any((staging / CHECKPOINT_DIR).iterdir())
 
 
+def interrupted_request(output: str | None, config_class):
+    """The options the interrupted run at `output` was started with (its staging folder's
+    request.yaml), read as `config_class`: `train --resume`'s and `multitask --resume`'s."""
+    if not output:
+        raise UserError("--resume", "give the --output of the interrupted run")
+    request = partial_dir(Path(output)) / REQUEST_FILE
+    if not request.is_file():
+        raise UserError(output, f"nothing to resume: no interrupted run here ({request.parent.name}); drop --resume")
+    return config_class.from_yaml(str(request))
+
+
+@contextmanager
+def resume_hint(output: Path, command: str):
+    """An interrupted run that kept a checkpoint: the CLI's last line says where it is and
+    how to continue it (`transferkit COMMAND --resume --output OUT`)."""
+    try:
+        yield
+    except (KeyboardInterrupt, Terminated) as interrupt:
+        if resumable(partial_dir(output)):
+            interrupt.kept = f"the checkpoint is in {partial_dir(output) / CHECKPOINT_DIR}; continue with: transferkit {command} --resume --output {output}"
+        raise
+
+
 def resumed_config(cfg: TrainConfig) -> TrainConfig:
     """`train --resume --output OUT`: the interrupted run's options (from its staging
     folder). Options given beside --resume must be the ones it was started with."""
-    if not cfg.output:
-        raise UserError("--resume", "give the --output of the interrupted run")
-    request = partial_dir(Path(cfg.output)) / REQUEST_FILE
-    if not request.is_file():
-        raise UserError(cfg.output, f"nothing to resume: no interrupted run here ({request.parent.name}); drop --resume")
-    saved = TrainConfig.from_yaml(str(request))
+    saved = interrupted_request(cfg.output, TrainConfig)
     if cfg.train is not None:
         if cfg.strategy == AUTO:  # the strategy auto chose when the run started
             cfg = replace(cfg, strategy=saved.strategy)
@@ -86,15 +105,10 @@ def train(cfg: TrainConfig, given: frozenset[str] = frozenset(), tracking: dict 
     task, strategy = get_task(cfg.task), get_strategy(cfg.strategy)
     inputs = [cfg.train, cfg.dev, *(path for _, path in test_sets(cfg.test)), cfg.vectors, cfg.model if strategy.uses_pretrained_model else None]
     publish = is_main_process()
-    try:
-        with track_train(cfg, tracking, auto=chosen is not None, enabled=publish) as run, \
-                staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs, resume=cfg.resume, resumable=resumable) as staging:
-            run.start()  # the output checked and locked: the registry's row at this path is this run's now
-            return _train_in(staging, task, strategy, cfg, publish, chosen, run)
-    except (KeyboardInterrupt, Terminated) as interrupt:
-        if resumable(partial_dir(output)):  # what the CLI's last line says
-            interrupt.kept = f"the checkpoint is in {partial_dir(output) / CHECKPOINT_DIR}; continue with: transferkit train --resume --output {output}"
-        raise
+    with resume_hint(output, "train"), track_train(cfg, tracking, auto=chosen is not None, enabled=publish) as run, \
+            staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs, resume=cfg.resume, resumable=resumable) as staging:
+        run.start()  # the output checked and locked: the registry's row at this path is this run's now
+        return _train_in(staging, task, strategy, cfg, publish, chosen, run)
 
 
 def _auto(cfg: TrainConfig, given: frozenset[str]) -> tuple[TrainConfig, dict]:

@@ -24,10 +24,10 @@ from typing import Any
 from transferkit import api
 from transferkit.config import TrainConfig, test_sets
 from transferkit.data.bad_rows import write_skipped
-from transferkit.errors import Terminated, UserError
+from transferkit.errors import UserError
 from transferkit.multitask.config import RUN_LEVEL, STRATEGY, MultiTaskConfig
 from transferkit.progress import note, status
-from transferkit.rundir import library_versions, partial_dir, staged_run_dir
+from transferkit.rundir import library_versions, staged_run_dir
 from transferkit.strategies import get_strategy
 from transferkit.strategies.base import FitResult
 from transferkit.tasks import get_task
@@ -51,25 +51,15 @@ def multitask(cfg: MultiTaskConfig) -> dict:
     output = Path(cfg.output)
     inputs = [next(iter(heads.values())).model, *(path for head in heads.values()
                                                    for path in (head.train, head.dev, *(p for _, p in test_sets(head.test))))]
-    try:
-        with staged_run_dir(output, cfg.overwrite, inputs=inputs, resume=cfg.resume, resumable=api.resumable) as staging:
-            return _train_in(staging, cfg, heads)
-    except (KeyboardInterrupt, Terminated) as interrupt:
-        if api.resumable(partial_dir(output)):  # what the CLI's last line says
-            interrupt.kept = (f"the checkpoint is in {partial_dir(output) / api.CHECKPOINT_DIR}; "
-                              f"continue with: transferkit multitask --resume --output {output}")
-        raise
+    with api.resume_hint(output, "multitask"), \
+            staged_run_dir(output, cfg.overwrite, inputs=inputs, resume=cfg.resume, resumable=api.resumable) as staging:
+        return _train_in(staging, cfg, heads)
 
 
 def resumed_config(cfg: MultiTaskConfig) -> MultiTaskConfig:
     """`multitask --resume --output OUT`: the interrupted run's options, from its staging
     folder; a --config given beside --resume must hold the same ones."""
-    if not cfg.output:
-        raise UserError("--resume", "give the --output of the interrupted run")
-    request = partial_dir(Path(cfg.output)) / api.REQUEST_FILE
-    if not request.is_file():
-        raise UserError(cfg.output, f"nothing to resume: no interrupted run here ({request.parent.name}); drop --resume")
-    saved = MultiTaskConfig.from_yaml(str(request))
+    saved = api.interrupted_request(cfg.output, MultiTaskConfig)
     if cfg.heads and cfg.yaml_data() != saved.yaml_data():
         raise UserError("--resume", f"the interrupted run at {cfg.output} was started with other options; give only "
                                     f"--resume --output {cfg.output}, or --overwrite to start again")
