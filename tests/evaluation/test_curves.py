@@ -43,7 +43,7 @@ def test_points_group_by_strategy_and_budget_with_mean_and_population_std():
     first = pts[0]
     assert first.mean == pytest.approx(0.7)
     assert first.std == pytest.approx(math.sqrt(2 / 3) * 0.1)  # population, not sample (0.1)
-    assert first.examples == pytest.approx(50 / 3) and first.train_seconds == pytest.approx(3.0) and first.seeds == 3
+    assert first.examples == pytest.approx(50 / 3) and first.train_seconds == pytest.approx(2.0) and first.seeds == 3
     assert (pts[2].seeds, pts[2].std, pts[2].mean) == (1, 0.0, 0.85)  # failed and running seeds do not count
     assert pts[3].examples == 1000
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from statistics import mean, pstdev
+from statistics import mean, median, pstdev
 
 BASELINES = ("scratch", "tfidf")  # the no-transfer strategies the labels-saved factor compares against
 
@@ -30,7 +30,7 @@ class Point:
     mean: float  # mean primary metric over seeds: the point's y
     std: float  # population standard deviation over seeds (0 with one seed)
     seeds: int
-    train_seconds: float | None  # mean over the seeds that report it
+    train_seconds: float | None  # median over the seeds that report it (one run slowed by another job on the machine moves it little)
     ran: tuple[str, ...]  # the strategies that ran here (auto's choices at this budget)
 
 
@@ -160,7 +160,7 @@ def points(records: list[dict], metric: str) -> list[Point]:
         out.append(Point(
             strategy=names[requested], requested=requested, budget=budget,
             examples=mean(examples) if examples else math.nan, mean=mean(scores), std=pstdev(scores), seeds=len(group),
-            train_seconds=mean(seconds) if seconds else None,
+            train_seconds=median(seconds) if seconds else None,
             ran=tuple(dict.fromkeys(r.get("strategy") or "?" for r in group)),
         ))
     return sorted(out, key=lambda p: (budget_key(p.budget), p.strategy))

@@ -67,7 +67,7 @@ def _document(summary: dict, title: str, notes: list[str]) -> list[tuple]:
     if not summary["points"]:
         blocks.append(("p", "No run has finished yet."))
     else:
-        blocks += [("table", [unit, "strategy", "labelled examples", f"test {metric} ({direction})", "seeds", "train seconds"],
+        blocks += [("table", [unit, "strategy", "labelled examples", f"test {metric} ({direction})", "seeds", "train seconds (median)"],
                     _result_rows(summary), {0, 2, 3, 4, 5}),
                    ("p", f"Mean ± population standard deviation over seeds; **bold**: the best strategy at that budget. "
                          f"The budget is in {unit}; `all`: every training label.")]
@@ -317,7 +317,7 @@ def _curve_png(summary: dict, title: str) -> bytes:
 
 
 def _time_png(summary: dict, title: str) -> bytes:
-    """Test metric against mean training seconds (log x), one line per strategy in budget
+    """Test metric against median training seconds (log x), one line per strategy in budget
     order, each marker labelled with its budget."""
     plt, fig, ax, plain = _figure()
     styles = _styles(summary)
@@ -332,7 +332,7 @@ def _time_png(summary: dict, title: str) -> bytes:
     if summary["points"]:
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(plain)
-    return _finish(plt, fig, ax, summary, title, f"mean training seconds (log scale; labels: budget in {summary['budget_unit']})")
+    return _finish(plt, fig, ax, summary, title, f"median training seconds (log scale; labels: budget in {summary['budget_unit']})")
 
 
 def _write(path: Path, data: bytes) -> None:
