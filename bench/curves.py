@@ -8,8 +8,9 @@
 
 Each part is one sweep in bench/out/curves/PART (resumable: run the command again to
 continue, or with more seeds to add them; finished cells are kept). The report of each
-(report.md, report.html, curve.png, time.png) is copied to bench/results/curves_PART/, and
-bench/results/curves.md says how they were made.
+(report.md, report.html, curve.png, time.png) is copied to bench/results/curves_PART/;
+bench/results/curves.md says which commands made them (kept by hand: a sweep may take
+several sessions).
 
     .venv/bin/python bench/curves.py [--parts sst2,conll] [--seeds 0,1,2] [--budgets ...]
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, REPO, RESULTS, machine, shown  # noqa: E402
+from common import DATASETS, REPO, RESULTS  # noqa: E402
 
 from transferkit.config import CurveConfig  # noqa: E402
 from transferkit.experiments.curve import curve  # noqa: E402
@@ -61,16 +62,6 @@ def main() -> None:
     for name in args.parts.split(","):
         seconds = run_part(name, args.seeds, args.budgets)
         print(f"{name}: {seconds:.0f} s this time")
-    lines = [
-        "# Learning curves (`transferkit curve`)",
-        "",
-        f"Machine: {machine()}. Data: {', '.join(shown(PARTS[p]['data']) for p in PARTS)}. Model minilm, default options.",
-        "Each part's full report (results table with the spread over seeds, best strategy per budget, labels-saved",
-        "factors, plots) is `curves_PART/report.md` beside this file; its sweep folder is bench/out/curves/PART.",
-        "",
-        f"Command of the last update: `.venv/bin/python bench/curves.py {' '.join(sys.argv[1:])}`".replace(" `", "`"),
-    ]
-    (RESULTS / "curves.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
