@@ -207,3 +207,13 @@ def test_pretrain_word2vec_is_recorded(cli, review_corpus, tmp_path):
     assert row["metrics"] == metrics and row["config"] == yaml.safe_load((tmp_path / "vectors" / "config.yaml").read_text())
     assert row["data_fingerprint"] == data_fingerprint([review_corpus])
     assert Word2VecConfig(**row["config"]).dimension == 8
+
+
+def test_the_registry_names_each_tasks_own_primary_metric():
+    """tracking imports no task (nor torch), so it keeps the tasks' primary metrics as names:
+    they must be the tasks' own."""
+    from transferkit.recipes import TASKS
+    from transferkit.tasks import get_task
+    from transferkit.tracking.registry import PRIMARY_METRIC
+
+    assert PRIMARY_METRIC == {task: get_task(task).primary_metric for task in TASKS}
