@@ -130,8 +130,8 @@ def test_a_cpu_finetune_run_reports_its_speed_and_bucketing_at_1_changes_nothing
 @pytest.mark.parametrize("args, expected", [
     (["--pad-to-multiple-of", "0"], "error: --pad-to-multiple-of: must be at least 1 and at most 1024, got 0"),
     (["--peak-flops", "989"], "error: --peak-flops: must be at least 1,000,000,000, got 989.0 (in FLOP/s, not TFLOP/s: 989e12 for 989 TFLOP/s)"),
-    (["--strategy", "tfidf", "--compile"], "error: --compile: applies to --strategy finetune, scratch, contrastive, not tfidf"),
-    (["--strategy", "features", "--pad-to-multiple-of", "8"], "error: --pad-to-multiple-of: applies to --strategy finetune, scratch, contrastive, not features"),
+    (["--strategy", "tfidf", "--compile"], "error: --compile: applies to --strategy finetune, scratch, contrastive, lora, not tfidf"),
+    (["--strategy", "features", "--pad-to-multiple-of", "8"], "error: --pad-to-multiple-of: applies to --strategy finetune, scratch, contrastive, lora, not features"),
 ])
 def test_the_speed_options_are_checked_before_any_work_in_one_line(cli, sentiment, tmp_path, args, expected):
     status, _, err = cli("train", "--train", sentiment["train"], "--output", tmp_path / "run", *args)
