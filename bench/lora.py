@@ -76,7 +76,7 @@ def run(name: str, data: str, flags: list[str], threads: int) -> dict:
     train = metrics["train"]
     metric = "accuracy" if data == "sst2" else "f1"
     return {
-        "name": name, "data": data, "command": "transferkit " + " ".join(c.replace(str(REPO) + "/", "") for c in command[3:]),
+        "name": name, "data": data, "command": "transferkit " + " ".join(c.replace(str(REPO) + "/", "").replace(str(REPO.parent) + "/", "../") for c in command[3:]),
         "test": metrics["test"][metric], "dev": train[f"best_dev_{metric}"],
         "train_seconds": train["seconds"], "trainable_parameters": train["trainable_parameters"],
         "parameters": train.get("parameters"), "model_bytes": train.get("model_bytes") or model_bytes(output),
