@@ -180,16 +180,10 @@ def _read(options: dict[str, TrainConfig]) -> list[Head]:
 def _build(head: Head, number: int, model_path: str) -> None:
     """The head's model, built as `finetune` builds it (its initial weights those of its
     single-task run), its training items tagged with its `number`, its scorer and loss."""
-    from transformers import set_seed
+    from transferkit.strategies.finetune import loop_inputs
 
-    set_seed(head.cfg.seed)
-    head.tokenizer = head.task.load_tokenizer(model_path)
-    head.model = head.task.prepare(head.task.build_model(model_path, head.data.labels, False), head.tokenizer)
-    head.model.config.update(head.task.model_config(head.data))
-    items, head.encoding = head.task.training_items(head.tokenizer, head.data, head.cfg)
+    head.tokenizer, head.model, items, head.encoding, head.scorer, head.loss = loop_inputs(head.task, head.cfg, head.data, model_path)
     head.items = [{**item, "head": number} for item in items]
-    head.scorer = head.task.dev_scorer(head.tokenizer, head.data, head.cfg) if head.data.dev is not None else None
-    head.loss = head.task.training_loss(head.data, head.cfg)
 
 
 def _train(model, heads: list[Head], score, checkpoints):

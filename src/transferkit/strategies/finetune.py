@@ -14,6 +14,22 @@ from pathlib import Path
 from transferkit.strategies.base import FitResult, Strategy
 
 
+def loop_inputs(task, cfg, data, model_path: str, from_scratch: bool = False) -> tuple:
+    """What the training loop needs for one task's model, built as finetune builds it (also
+    each head of `multitask`): the tokenizer, the model (its new head's, for scratch every
+    layer's, initial weights from the seed), the encoded training items and what the task
+    says of them, the dev scorer (None without dev data) and the task's training loss."""
+    from transformers import set_seed
+
+    set_seed(cfg.seed)
+    tokenizer = task.load_tokenizer(model_path)
+    model = task.prepare(task.build_model(model_path, data.labels, from_scratch), tokenizer)
+    model.config.update(task.model_config(data))  # saved with it (classify multi-label: its problem_type)
+    items, encoding = task.training_items(tokenizer, data, cfg)
+    scorer = task.dev_scorer(tokenizer, data, cfg) if data.dev is not None else None
+    return tokenizer, model, items, encoding, scorer, task.training_loss(data, cfg)
+
+
 @dataclass
 class Finetune(Strategy):
     name: str = "finetune"
@@ -21,21 +37,13 @@ class Finetune(Strategy):
     selects_on_dev = True
 
     def fit(self, task, cfg, data, model_path: str, model_dir: Path, checkpoints=None) -> FitResult:
-        from transformers import set_seed
-
         from transferkit.recipes import epochs_for
         from transferkit.training.batching import PadCollator
         from transferkit.training.loop import LoopSettings, train_loop
 
-        set_seed(cfg.seed)  # the new head's (for scratch, every layer's) initial weights come from the seed
-        tokenizer = task.load_tokenizer(model_path)
-        model = task.prepare(task.build_model(model_path, data.labels, self.from_scratch), tokenizer)
-        model.config.update(task.model_config(data))  # saved with it (classify multi-label: its problem_type)
+        tokenizer, model, items, encoding, scorer, loss = loop_inputs(task, cfg, data, model_path, self.from_scratch)
         model, adapted = self.adapted(model, cfg)
-        items, encoding = task.training_items(tokenizer, data, cfg)
-        scorer = task.dev_scorer(tokenizer, data, cfg) if data.dev is not None else None
         settings = LoopSettings.from_config(cfg, epochs=epochs_for(cfg, len(items)))
-        loss = task.training_loss(data, cfg)
         collate = PadCollator(tokenizer.pad_token_id, settings.pad_to_multiple_of, cfg.max_length)
         result = train_loop(model, items, collate, settings, scorer, self.name, checkpoints, loss)
         model, artefact = self.written(model, model_dir)
