@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATASETS, REPO, machine, shown, write_results  # noqa: E402
 
+from transferkit.strategies.lora import directory_bytes  # noqa: E402
+
 WORK = REPO / "bench" / "out" / "lora"
 SST2, CONLL = DATASETS / "sst2", DATASETS / "conll2003"
 UNFREEZE = "0.25"  # the fraction `recipe` chose on dev (0.768 against 0.742 for 0.5)
@@ -79,13 +81,9 @@ def run(name: str, data: str, flags: list[str], threads: int) -> dict:
         "name": name, "data": data, "command": "transferkit " + " ".join(c.replace(str(REPO) + "/", "").replace(str(REPO.parent) + "/", "../") for c in command[3:]),
         "test": metrics["test"][metric], "dev": train[f"best_dev_{metric}"],
         "train_seconds": train["seconds"], "trainable_parameters": train["trainable_parameters"],
-        "parameters": train.get("parameters"), "model_bytes": train.get("model_bytes") or model_bytes(output),
+        "parameters": train.get("parameters"), "model_bytes": train.get("model_bytes") or directory_bytes(output / "model"),
         "adapter_bytes": train.get("adapter_bytes"), **json.loads(measured.read_text()),
     }
-
-
-def model_bytes(output: Path) -> int:
-    return sum(f.stat().st_size for f in (output / "model").rglob("*") if f.is_file() and "adapter" not in f.parts)
 
 
 def mb(n: int | None) -> str:
