@@ -1,7 +1,8 @@
 """Where `--strategy auto` should switch from contrastive to finetune, read on *dev* data:
 the cells of a learning-curve sweep (`bench/curves.py`) scored on their dev split, never on
 the test split. For each budget: both strategies' mean dev accuracy over the seeds, their
-difference, and their median training seconds. Writes bench/results/auto_rule.{md,json}.
+difference, and their median training seconds. Writes bench/results/auto_rule_SWEEP.{md,json}
+(SWEEP: the sweep folder's name).
 
     .venv/bin/python bench/auto_rule.py [--sweep bench/out/curves/sst2]
 
@@ -67,7 +68,7 @@ def main() -> None:
             f"| {budget_text(r['budget'])} | {r['seeds']} | {a:.3f} ± {r[f'{PAIR[0]}_std']:.3f} | {b:.3f} ± {r[f'{PAIR[1]}_std']:.3f} "
             f"| {a - b:+.3f} | {r[f'{PAIR[0]}_seconds']:.0f} | {r[f'{PAIR[1]}_seconds']:.0f} | {r['auto_picks']} |"
         )
-    write_results("auto_rule", "\n".join(lines) + "\n", {"sweep": shown(sweep), "metric": args.metric, "rows": rows})
+    write_results(f"auto_rule_{sweep.name}", "\n".join(lines) + "\n", {"sweep": shown(sweep), "metric": args.metric, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -3,6 +3,12 @@
 - `sst2`: SST-2 (`../shared/datasets/sst2`), labels per class 8, 32, 128, 512 and all
   (3,460 per class), strategies tfidf and scratch (no transfer), features, contrastive (the
   few-shot strategy `auto` picks below 150 per class) and finetune; test accuracy.
+- `trec`: TREC (6 classes, short questions), 32 and 77 labels per class (77: all of the
+  smallest class, ABBR, a larger K is refused) and all (4,952 questions, median class 935), contrastive
+  against finetune, to check where `auto`'s
+  switch sits with more classes and shorter texts (`bench/auto_rule.py --sweep
+  bench/out/curves/trec`); dev: 500 questions held out of the training split (seed 0,
+  as bench/contrastive_recipe.py holds them out), the sampled budgets drawn from the rest.
 - `conll`: CoNLL-2003 (`../shared/datasets/conll2003`), 100, 500 and 2,000 training
   sentences and all (14,041), finetune against scratch; test entity F1.
 
@@ -26,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATASETS, REPO, RESULTS  # noqa: E402
+from contrastive_recipe import trec_split  # noqa: E402
 
 from transferkit.config import CurveConfig  # noqa: E402
 from transferkit.experiments.curve import curve  # noqa: E402
@@ -34,6 +41,7 @@ WORK = REPO / "bench" / "out" / "curves"
 PARTS = {
     "sst2": dict(task="classify", data=DATASETS / "sst2", ext="csv", strategies="tfidf,features,contrastive,finetune,scratch",
                  budgets="8,32,128,512,all"),
+    "trec": dict(task="classify", data=DATASETS / "trec", ext="csv", strategies="contrastive,finetune", budgets="32,77,all"),
     "conll": dict(task="ner", data=DATASETS / "conll2003", ext="txt", strategies="finetune,scratch", budgets="100,500,2000,all"),
 }
 
@@ -41,7 +49,11 @@ PARTS = {
 def run_part(name: str, seeds: str, budgets: str | None) -> float:
     part = PARTS[name]
     data, ext = part["data"], part["ext"]
-    cfg = CurveConfig(task=part["task"], train=str(data / f"train.{ext}"), dev=str(data / f"dev.{ext}"), test=str(data / f"test.{ext}"),
+    train, dev = data / f"train.{ext}", data / f"dev.{ext}"
+    if not dev.is_file():  # TREC: dev held out of the training split
+        (WORK / f"{name}-data").mkdir(parents=True, exist_ok=True)
+        train, dev = trec_split(WORK / f"{name}-data")
+    cfg = CurveConfig(task=part["task"], train=str(train), dev=str(dev), test=str(data / f"test.{ext}"),
                       strategies=part["strategies"], budgets=budgets or part["budgets"], seeds=seeds, output=str(WORK / name))
     started = time.perf_counter()
     curve(cfg)
