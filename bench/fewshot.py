@@ -52,7 +52,8 @@ def setfit_accuracy(cfg: TrainConfig, work: Path) -> float:
 
     data = get_task("classify").load_data(cfg)
     model = SetFitModel.from_pretrained(resolve_model("minilm"))
-    args = TrainingArguments(batch_size=16, num_iterations=20, num_epochs=1, seed=cfg.seed, output_dir=str(work / "setfit"), save_strategy="no")
+    args = TrainingArguments(batch_size=16, num_iterations=20, num_epochs=1, seed=cfg.seed, output_dir=str(work / "setfit"), save_strategy="no",
+                             report_to="none")  # SetFit reports to every installed tracker by default (MLflow is an extra here)
     Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": data.train.texts, "label": data.train.labels})).train()
     predicted = model.predict(data.tests[None].texts)
     return sum(p == g for p, g in zip(predicted, data.tests[None].labels)) / len(data.tests[None].labels)
