@@ -41,7 +41,8 @@ WORK = REPO / "bench" / "out" / "curves"
 PARTS = {
     "sst2": dict(task="classify", data=DATASETS / "sst2", ext="csv", strategies="tfidf,features,contrastive,finetune,scratch",
                  budgets="8,32,128,512,all"),
-    "trec": dict(task="classify", data=DATASETS / "trec", ext="csv", strategies="contrastive,finetune", budgets="32,77,all"),
+    "trec": dict(task="classify", data=DATASETS / "trec", ext="csv", strategies="contrastive,finetune", budgets="32,77,all",
+                 held_out_dev=trec_split),  # TREC has no dev split
     "conll": dict(task="ner", data=DATASETS / "conll2003", ext="txt", strategies="finetune,scratch", budgets="100,500,2000,all"),
 }
 
@@ -50,9 +51,9 @@ def run_part(name: str, seeds: str, budgets: str | None) -> float:
     part = PARTS[name]
     data, ext = part["data"], part["ext"]
     train, dev = data / f"train.{ext}", data / f"dev.{ext}"
-    if not dev.is_file():  # TREC: dev held out of the training split
+    if "held_out_dev" in part:
         (WORK / f"{name}-data").mkdir(parents=True, exist_ok=True)
-        train, dev = trec_split(WORK / f"{name}-data")
+        train, dev = part["held_out_dev"](WORK / f"{name}-data")
     cfg = CurveConfig(task=part["task"], train=str(train), dev=str(dev), test=str(data / f"test.{ext}"),
                       strategies=part["strategies"], budgets=budgets or part["budgets"], seeds=seeds, output=str(WORK / name))
     started = time.perf_counter()

@@ -36,21 +36,17 @@ ENSEMBLES = [("contrastive",), ("contrastive", "contrastive-b"), ("contrastive",
              ("contrastive", "contrastive-b", "finetune"), ("finetune",), ("features",)]
 
 
-def read_csv(path: Path) -> tuple[list[str], list[str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return [r["text"] for r in rows], [r["label"] for r in rows]
-
-
-def subset(train: Path, k: int, seed: int, out: Path) -> Path:
-    """The K-per-class subset a run with `--labels-per-class K --seed seed` trains on, as a CSV."""
-    data = get_task("classify").load_data(TrainConfig(train=str(train), strategy="tfidf", labels_per_class=k, seed=seed, output=str(out / "unused")))
+def subset(train: Path, dev: Path, k: int, seed: int, out: Path):
+    """The K-per-class subset a run with `--labels-per-class K --seed seed` trains on, as a
+    CSV (so that members with other tuning seeds train on the same texts), and the dev split."""
+    data = get_task("classify").load_data(TrainConfig(train=str(train), dev=str(dev), strategy="tfidf", labels_per_class=k, seed=seed,
+                                                      output=str(out / "unused")))
     path = out / f"subset-{k}-{seed}.csv"
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["text", "label"])
         writer.writerows(zip(data.train.texts, data.train.labels))
-    return path
+    return path, data.dev
 
 
 def member_probabilities(strategy: str, seed: int, train: Path, dev_texts: list[str], labels: list[str], out: Path) -> tuple[np.ndarray, float]:
@@ -74,12 +70,11 @@ def main() -> None:
     rows = []
     for dataset in args.datasets.split(","):
         train, dev = (DATASETS / "sst2" / "train.csv", DATASETS / "sst2" / "dev.csv") if dataset == "sst2" else trec_split(work)
-        dev_texts, dev_labels = read_csv(dev)
-        labels = sorted(set(dev_labels))
-        gold = np.array([labels.index(label) for label in dev_labels])
         for seed in [int(s) for s in args.seeds.split(",")]:
-            path = subset(train, args.budget, seed, work)
-            members = {name: member_probabilities(strategy, seed + offset, path, dev_texts, labels, work / f"{dataset}-{seed}-{name}")
+            path, dev_split = subset(train, dev, args.budget, seed, work)
+            labels = sorted(set(dev_split.labels))
+            gold = np.array([labels.index(label) for label in dev_split.labels])
+            members = {name: member_probabilities(strategy, seed + offset, path, dev_split.texts, labels, work / f"{dataset}-{seed}-{name}")
                        for name, (strategy, offset) in MEMBERS.items()}
             for ensemble in ENSEMBLES:
                 mean = np.mean([members[m][0] for m in ensemble], axis=0)

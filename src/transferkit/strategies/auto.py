@@ -16,7 +16,8 @@ TREC's (6 classes, questions of about ten words; bench/results/auto_rule_trec.md
 dev = 500 held-out questions) show the same shape: contrastive +2.7 points at 32 per
 class, +0.5 at 77 (its smallest class's size), finetune +1.9 with every label (median
 class 935). So neither the number of classes nor the text length moved the switch
-between these two data sets, and the rule reads only the labels per class. The other tasks have one trained recipe, `finetune`.
+between these two data sets, and the rule reads only the labels per class. The other
+tasks have one trained recipe, `finetune`.
 
 Options the user gave narrow the choice to the strategies they apply to (`--epochs`
 rules out `features`), so `auto` never picks a strategy that would refuse them.
