@@ -551,6 +551,26 @@ class UnfreezingOptions(OptionGroup):
 
 
 @dataclass
+class FewSampleOptions(OptionGroup):
+    """Fine-tuning on few labels (strategies/few_sample.py)."""
+
+    APPLIES_TO = {"task": ("classify",), "strategy": ("finetune",)}
+    head_init: str = _opt(
+        "random",
+        "How the classifier's output layer starts: random, or linear-probe (a logistic regression fitted, its C "
+        "cross-validated, on what the layer reads in the pretrained model; then every weight fine-tunes). random by "
+        "default: with MiniLM at 8 and 64 labels per class linear-probe cost 3 to 22 dev points (bench/results/finetune_fixes.md).",
+        choices=("random", "linear-probe"),
+    )
+    reinit_layers: int | None = _opt(
+        None,
+        "Re-initialise the top N transformer layers (and the pooler) before fine-tuning (default: 1 below 150 labels "
+        "per class, the median class, where it helped on dev; else 0; bench/results/finetune_fixes.md).",
+        bounds=Bounds(0, 1000),
+    )
+
+
+@dataclass
 class LoraOptions(OptionGroup):
     APPLIES_TO = {"strategy": ("lora",)}
     lora_rank: int = _opt(8, "Rank of each low-rank update (its A and B matrices).", bounds=Bounds(1, 4096))
@@ -602,7 +622,7 @@ class WordvecOptions(OptionGroup):
 OPTION_GROUPS = (
     RunOptions, TrackingOptions, DataOptions, ModelOptions, TextColumnOptions, ClassifyOptions, MultiLabelOptions, SliceOptions,
     LongTextOptions, ExamplesOptions, NerOptions, WindowOptions,
-    QAOptions, TrainingOptions, UnfreezingOptions, LoraOptions, FeaturesOptions, LabelTextOptions, ContrastiveOptions, WordvecOptions,
+    QAOptions, TrainingOptions, UnfreezingOptions, FewSampleOptions, LoraOptions, FeaturesOptions, LabelTextOptions, ContrastiveOptions, WordvecOptions,
 )
 GROUP_OF = {f.name: group for group in OPTION_GROUPS for f in dataclasses.fields(group) if f.name in group.__annotations__}
 

@@ -27,7 +27,8 @@ def tfidf_run(sentiment, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def finetune_run(sentiment, tmp_path_factory):
-    return trained(tmp_path_factory, sentiment, "finetune", max_steps=8, batch_size=16, max_length=32, lr=3e-4)  # logits apart enough to check sums on
+    # 8 steps from the pretrained top layer (not redrawn, as few labels would have it) pull the logits apart enough to check sums on
+    return trained(tmp_path_factory, sentiment, "finetune", max_steps=8, batch_size=16, max_length=32, lr=3e-4, reinit_layers=0)
 
 
 TEXTS = ["the film is dreadful", "A superb, gripping story zzzz", "what a boring performance by the cast"]

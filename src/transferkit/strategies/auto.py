@@ -34,6 +34,12 @@ from transferkit.errors import UserError
 FEW_LABELS = 150  # labels per class below which contrastive is chosen (a rule fixed in advance, see above)
 
 
+def median_class_size(split) -> int:
+    """The labels per class of a classify split: its median class's count of texts (one rare
+    class does not decide for the rest; multi-label, the texts that carry the median label)."""
+    return int(statistics.median(Counter(label for row in split.label_rows() for label in row).values()))
+
+
 def preference(task: str, per_class: int | None) -> tuple[list[str], str]:
     """The strategies in order of preference for a run, and why the first leads."""
     if task != "classify":
@@ -54,8 +60,7 @@ def choose(task, cfg, given: set[str]) -> tuple[str, str]:
         if cfg.labels_per_class is not None:
             per_class = cfg.labels_per_class
         else:
-            train = task.read_labelled(cfg.train, cfg, BadRows.of(cfg))
-            per_class = int(statistics.median(Counter(label for row in train.label_rows() for label in row).values()))
+            per_class = median_class_size(task.read_labelled(cfg.train, cfg, BadRows.of(cfg)))
     ranked, because = preference(task.name, per_class)
     options = {name for name in given if name in GROUP_OF and GROUP_OF[name] is not RunOptions}
     for strategy in ranked:
