@@ -15,13 +15,14 @@ from sklearn.preprocessing import StandardScaler
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from conftest import sentiment_rows
-from transferkit.errors import UserError
-from transferkit.models.zoo import resolve_model
 from transferkit.config import FewSampleOptions
 from transferkit.data.classification import ClassificationSplit
+from transferkit.errors import UserError
+from transferkit.models.zoo import resolve_model
 from transferkit.strategies.few_sample import (
     REINIT_BELOW, REINIT_BY_DEFAULT, default_reinit_layers, output_layer, reinit_top_layers, warm_start_head,
 )
+from transferkit.tasks.base import TaskData
 
 
 def minilm(labels: int):
@@ -66,15 +67,17 @@ def test_reinit_redraws_the_top_layers_and_the_pooler_and_keeps_the_rest():
     assert all(torch.equal(kept[name], p) for name, p in model.named_parameters())
 
 
-def split_of(counts: dict[str, int]) -> ClassificationSplit:
+def data_of(counts: dict[str, int], continues_head: bool = False) -> TaskData:
     labels = [label for label, n in counts.items() for _ in range(n)]
-    return ClassificationSplit("train.csv", [f"text {i}" for i in range(len(labels))], None, labels, [str(i) for i in range(len(labels))], [])
+    train = ClassificationSplit("train.csv", [f"text {i}" for i in range(len(labels))], None, labels, [str(i) for i in range(len(labels))], [])
+    return TaskData(train, None, {}, sorted(counts), continues_head=continues_head)
 
 
-def test_the_top_layer_is_redrawn_by_default_below_the_few_label_bound_of_the_median_class():
-    assert default_reinit_layers(split_of({"a": 8, "b": 8})) == REINIT_BY_DEFAULT > 0
-    assert default_reinit_layers(split_of({"a": REINIT_BELOW, "b": REINIT_BELOW, "c": 3})) == 0  # one rare class does not decide
-    assert default_reinit_layers(split_of({"a": REINIT_BELOW - 1, "b": 1000, "c": 2})) == REINIT_BY_DEFAULT
+def test_the_top_layer_is_redrawn_by_default_below_the_few_label_bound_of_the_median_class_unless_a_run_continues():
+    assert default_reinit_layers(data_of({"a": 8, "b": 8})) == REINIT_BY_DEFAULT > 0
+    assert default_reinit_layers(data_of({"a": REINIT_BELOW, "b": REINIT_BELOW, "c": 3})) == 0  # one rare class does not decide
+    assert default_reinit_layers(data_of({"a": REINIT_BELOW - 1, "b": 1000, "c": 2})) == REINIT_BY_DEFAULT
+    assert default_reinit_layers(data_of({"a": 8, "b": 8}, continues_head=True)) == 0
     helps = {f.name: f.metadata["help"] for f in dataclasses.fields(FewSampleOptions)}
     assert f"{REINIT_BY_DEFAULT} below {REINIT_BELOW} labels per class" in helps["reinit_layers"]
 
@@ -95,6 +98,12 @@ def test_finetune_records_the_fixes_and_other_strategies_refuse_them(cli, sentim
     assert train["head_init"] == "linear-probe" and train["reinit_layers"] == REINIT_BY_DEFAULT
     config = (run / "config.yaml").read_text()
     assert "head_init: linear-probe" in config and f"reinit_layers: {REINIT_BY_DEFAULT}" in config
+
+    # continuing that run (its head and labels) keeps the top layer it learned
+    status, _, err = cli("train", "--strategy", "finetune", "--model", run / "model", "--train", sentiment["train"], "--epochs", 1,
+                         "--batch-size", 16, "--max-length", 32, "--output", tmp_path / "continued")
+    assert status == 0, err
+    assert json.loads((tmp_path / "continued" / "metrics.json").read_text())["train"]["reinit_layers"] == 0
 
     for strategy, option in (("features", "--head-init"), ("scratch", "--reinit-layers"), ("lora", "--reinit-layers")):
         status, _, err = cli("train", "--strategy", strategy, "--train", sentiment["train"], option, 1 if option == "--reinit-layers" else "linear-probe",

@@ -79,9 +79,9 @@ def run_demo(output: str, overwrite: bool = False) -> None:
         f"with seed {SEED} into {sizes} sentences; budgets are labelled examples per class drawn from train with the same seed.",
         "`tfidf`: TF-IDF 1-2-grams + logistic regression (no transfer). `features`: frozen minilm mean-pooled embeddings + "
         "logistic regression (transfer, frozen). `finetune`: all minilm weights trained with a classification head (transfer), "
-        "at least 100 optimiser steps (at most 30 epochs), best dev checkpoint kept. `auto`: the default strategy; at these "
-        "budgets it tunes minilm contrastively on the labelled sentences (class-balanced batches, the label names as anchors "
-        "where they carry signal), then fits a logistic head (transfer, few-shot).",
+        "at least 100 optimiser steps (at most 30 epochs), its top layer redrawn below 150 labels per class, best dev checkpoint "
+        "kept. `auto`: the default strategy; at these budgets it tunes minilm contrastively on the labelled sentences "
+        "(class-balanced batches, the label names as anchors where they carry signal), then fits a logistic head (transfer, few-shot).",
     ]
     sweep = Sweep(out, cells, title, notes)
     outcome = run_sweep(sweep, LocalExecutor(), overwrite=overwrite)

@@ -29,10 +29,13 @@ REINIT_BELOW = FEW_LABELS  # labels per class below which the top layer is redra
 REINIT_BY_DEFAULT = 1
 
 
-def default_reinit_layers(train) -> int:
+def default_reinit_layers(data) -> int:
     """`--reinit-layers` when not given: REINIT_BY_DEFAULT below REINIT_BELOW labels per
-    class (the median class), else 0."""
-    return REINIT_BY_DEFAULT if median_class_size(train) < REINIT_BELOW else 0
+    class (the median class), else 0; and 0 for a run that continues an earlier run's head
+    (`--model RUN/model`: its top layers are what that run learned)."""
+    if data.continues_head:
+        return 0
+    return REINIT_BY_DEFAULT if median_class_size(data.train) < REINIT_BELOW else 0
 
 
 def output_layer(model):

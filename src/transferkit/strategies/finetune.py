@@ -39,7 +39,7 @@ def few_sample_start(task, cfg, data, model, items: list[dict], pad_token_id: in
     from transferkit.strategies import few_sample
     from transferkit.strategies.linear_head import head_options
 
-    layers = cfg.reinit_layers if cfg.reinit_layers is not None else few_sample.default_reinit_layers(data.train)
+    layers = cfg.reinit_layers if cfg.reinit_layers is not None else few_sample.default_reinit_layers(data)
     few_sample.reinit_top_layers(model, layers)
     fitted = few_sample.warm_start_head(model, items, pad_token_id, cfg.seed, **head_options(task, cfg, data)) if cfg.head_init == "linear-probe" else {}
     return {"reinit_layers": layers}, {"reinit_layers": layers, **fitted}

@@ -25,6 +25,7 @@ class TaskData:
     labels: list[str] | None
     skipped: list[dict] = field(default_factory=list)  # the rows --on-bad-row skip dropped: {"file", "line" or "place", "reason"}
     report: dict = field(default_factory=dict)  # metrics.json's `data`: `skipped_rows`, `overlap_with_train` per split
+    continues_head: bool = False  # `--model` is an earlier run's model whose head (labels, their order) this run keeps training
 
 
 @dataclass
@@ -88,7 +89,8 @@ class Task(ABC):
         bad = {"train": BadRows.of(cfg), "dev": BadRows.of(cfg), "tests": {name: BadRows.of(cfg) for name in tested}}
         train = self.read_labelled(cfg.train, cfg, bad["train"])
         labels = self.labels_of(train)
-        if labels is not None and (trained := trained_labels(cfg.model)) and set(labels) <= set(trained):
+        continues_head = labels is not None and bool(trained := trained_labels(cfg.model)) and set(labels) <= set(trained)
+        if continues_head:
             labels = trained  # continuing a run's model: its head, in its order, is kept
         dev = self.read_labelled(cfg.dev, cfg, bad["dev"]) if cfg.dev else None
         tests = {name: self.read_test(path, cfg, language_of(name), bad["tests"][name]) for name, path in tested.items()}
@@ -109,7 +111,7 @@ class Task(ABC):
             "overlap_with_train": _per_split(dev, tests, overlap),
         }
         skipped = [row for b in (bad["train"], bad["dev"], *bad["tests"].values()) for row in b.in_file_order()]
-        return TaskData(self.draw_budget(train, cfg, labels), dev, tests, labels, skipped, report)
+        return TaskData(self.draw_budget(train, cfg, labels), dev, tests, labels, skipped, report, continues_head)
 
     def read_test(self, path: str, cfg, language: str | None, bad_rows=None) -> Any:
         """A test split; `language` is what its name says (qa scores by that language's rules)."""
