@@ -454,3 +454,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        leave_process_group()
+
+
+def leave_process_group() -> None:
+    """Under torchrun, stop the process group before the interpreter exits: left to the
+    interpreter's teardown, gloo's threads can abort a finished process ("terminate called
+    without an active exception"). Imports no torch where the command did not."""
+    distributed = getattr(sys.modules.get("torch"), "distributed", None)
+    if distributed is not None and distributed.is_available() and distributed.is_initialized():
+        distributed.destroy_process_group()

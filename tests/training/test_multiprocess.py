@@ -90,6 +90,7 @@ result = train_loop(model, items, PadCollator(0), settings, score_dev=score)
 with open(os.path.join(sys.argv[1], f"rank{rank}.json"), "w") as f:
     json.dump({"calls": len(calls), "history": result.history, "best_step": result.best_step,
                "weights": [p.sum().item() for p in model.parameters()]}, f)
+torch.distributed.destroy_process_group()  # as transferkit's CLI does: gloo's threads stopped before the interpreter exits
 """
 
 
