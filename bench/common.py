@@ -28,6 +28,13 @@ def shown(path: Path) -> str:
         return str(path)
 
 
+def saved(name: str, field: str, empty):
+    """Field `field` of bench/results/NAME.json as earlier runs left it (`empty` before the
+    first): benchmarks measured in parts add to it, replacing what they measure again."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()).get(field, empty) if path.is_file() else empty
+
+
 def write_results(name: str, markdown: str, data: dict, folder: Path = RESULTS) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.md").write_text(markdown)

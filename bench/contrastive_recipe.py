@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import random
 import statistics
@@ -36,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, write_results  # noqa: E402
+from common import DATASETS, machine, saved, write_results  # noqa: E402
 
 from transferkit.config import TrainConfig  # noqa: E402
 from transferkit.models.zoo import resolve_model  # noqa: E402
@@ -377,10 +376,8 @@ def check_anchor_rule(args) -> None:
 
 def record(cells: list[dict]) -> None:
     """Merge `cells` into bench/results/contrastive_recipe.{md,json}."""
-    earlier = RESULTS / "contrastive_recipe.json"
-    if earlier.is_file():  # runs of other variants stay; a cell measured again is replaced
-        new = {(c["dataset"], c["labels_per_class"], c["variant"]) for c in cells}
-        cells = [c for c in json.loads(earlier.read_text()).get("cells", []) if "command" in c and (c["dataset"], c["labels_per_class"], c["variant"]) not in new] + cells
+    new = {(c["dataset"], c["labels_per_class"], c["variant"]) for c in cells}  # runs of other variants stay; a cell measured again is replaced
+    cells = [c for c in saved("contrastive_recipe", "cells", []) if "command" in c and (c["dataset"], c["labels_per_class"], c["variant"]) not in new] + cells
     cells.sort(key=lambda c: (c["dataset"], c["labels_per_class"]))
     commands = list(dict.fromkeys(c["command"] for c in cells))
     lines = [

@@ -23,7 +23,6 @@ keep the last weights.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, REPO, RESULTS, machine, option_flags, shown, timing, write_runs  # noqa: E402
+from common import DATASETS, REPO, machine, saved, option_flags, shown, timing, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -149,8 +148,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     part = PARTS[args.part]()
-    path = RESULTS / "crosslingual.json"
-    rows = {(r["part"], r["row"]): r for r in (json.loads(path.read_text())["runs"] if path.is_file() else [])}  # parts share row names
+    rows = {(r["part"], r["row"]): r for r in saved("crosslingual", "runs", [])}  # parts share row names
     for name, row in part.rows.items():
         if args.rows and not any(s in name for s in args.rows.split(",")):
             continue

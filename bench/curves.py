@@ -4,7 +4,7 @@
   (3,460 per class), strategies tfidf and scratch (no transfer), features, contrastive (the
   few-shot strategy `auto` picks below 150 per class) and finetune; test accuracy.
 - `trec`: TREC (6 classes, short questions), 32 and 77 labels per class (77: all of the
-  smallest class, ABBR, a larger K is refused) and all (4,952 questions, median class 935), contrastive
+  smallest class, ABBR; the sampler then refused a larger K) and all (4,952 questions, median class 935), contrastive
   against finetune, to check where `auto`'s
   switch sits with more classes and shorter texts (`bench/auto_rule.py --sweep
   bench/out/curves/trec`); dev: 500 questions held out of the training split (seed 0,

@@ -16,7 +16,6 @@ K-per-class subsets, in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, shown, write_results  # noqa: E402
+from common import DATASETS, machine, saved, shown, write_results  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -69,7 +68,8 @@ def main() -> None:
     command = (f".venv/bin/python bench/fewshot.py --datasets {args.datasets} --strategies {args.strategies} "
                f"--budgets {args.budgets} --seeds {args.seeds}")
     work = Path(tempfile.mkdtemp(prefix="fewshot-bench-"))
-    results = earlier_results()
+    # a run adds its cells and replaces the seeds it measures again: a table is completed seed by seed
+    results = {(r["dataset"], r["labels_per_class"], r["strategy"], r["seed"]): r for r in saved("fewshot", "results", [])}
     for dataset in args.datasets.split(","):
         folder = data_folder(dataset, work)
         for k in [int(b) for b in args.budgets.split(",")]:
@@ -83,14 +83,6 @@ def main() -> None:
                                                              "accuracy": accuracy, "wall_seconds": time.perf_counter() - started, "command": command}
                     print(results[(dataset, k, strategy, seed)], flush=True)
                     report(list(results.values()))  # after every seed: a stopped run keeps what it measured
-
-
-def earlier_results() -> dict:
-    """The per-seed results already in bench/results/fewshot.json: a run adds its cells and
-    replaces the seeds it measures again, so a table can be completed seed by seed."""
-    path = RESULTS / "fewshot.json"
-    rows = json.loads(path.read_text()).get("results", []) if path.is_file() else []
-    return {(r["dataset"], r["labels_per_class"], r["strategy"], r["seed"]): r for r in rows}
 
 
 def cells_of(results: list[dict]) -> list[dict]:

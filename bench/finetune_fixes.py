@@ -12,7 +12,6 @@ optimiser steps under the 30-epoch cap), both, and the top layer or two re-initi
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import statistics
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, write_results  # noqa: E402
+from common import DATASETS, machine, saved, write_results  # noqa: E402
 from contrastive_recipe import trec_split  # noqa: E402
 from ensemble_probe import subset  # noqa: E402
 
@@ -69,7 +68,9 @@ def main() -> None:
                     measured.append({"dataset": dataset, "budget": budget or "all", "seed": seed, "variant": variant, **run(VARIANTS[variant], seed, path, dev, out),
                                      "command": command})
                     print(measured[-1], flush=True)
-    rows = merged(measured)
+    key = lambda r: (r["dataset"], r["budget"], r["seed"], r["variant"])  # noqa: E731
+    again = {key(r) for r in measured}
+    rows = [r for r in saved("finetune_fixes", "rows", []) if key(r) not in again] + measured  # a later run adds variants
     variants = [v for v in VARIANTS if any(r["variant"] == v for r in rows)]
     lines = [
         "# Few-sample fixes for finetune (dev data, no dev in training)", "",
@@ -95,16 +96,6 @@ def main() -> None:
     commands = list(dict.fromkeys(r["command"] for r in rows))
     lines += ["", "Commands:", "", *[f"- `{c}`" for c in commands]]
     write_results("finetune_fixes", "\n".join(lines) + "\n", {"machine": machine(), "rows": rows})
-
-
-def merged(measured: list[dict]) -> list[dict]:
-    """The rows already in bench/results/finetune_fixes.json, those measured again replaced:
-    a later run can add variants."""
-    path = RESULTS / "finetune_fixes.json"
-    earlier = json.loads(path.read_text()) if path.is_file() else {"rows": []}
-    key = lambda r: (r["dataset"], r["budget"], r["seed"], r["variant"])  # noqa: E731
-    again = {key(r) for r in measured}
-    return [{"command": earlier.get("command"), **r} for r in earlier["rows"] if key(r) not in again] + measured
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, REPO, machine, shown, write_results  # noqa: E402
+from common import DATASETS, REPO, machine, saved, shown, write_results  # noqa: E402
 
 RUNS = REPO / "runs" / "bench-inference"
 BIN = Path(sys.executable).parent
@@ -303,8 +303,7 @@ def main() -> None:
     parser.add_argument("--parts", default="classify,ner,exports,serve")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    path = REPO / "bench" / "results" / "inference.json"
-    results = json.loads(path.read_text()).get("results", {}) if path.is_file() else {}
+    results = saved("inference", "results", {})
     parts = {"classify": classify_part, "ner": ner_part, "exports": lambda repeats: export_checks(), "serve": serve_part}
     names = [name for name in args.parts.split(",") if name]  # --parts "": the results file rewritten from the JSON
     for name in names or [None]:

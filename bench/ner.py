@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, option_flags, shown, timing, write_runs  # noqa: E402
+from common import DATASETS, machine, saved, option_flags, shown, timing, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ner-bench-"))
-    rows = json.loads((RESULTS / "ner.json").read_text())["runs"] if (RESULTS / "ner.json").exists() else []
+    rows = saved("ner", "runs", [])
     for dataset in args.datasets.split(","):
         folder, ext = DATA[dataset]
         for strategy in args.strategies.split(","):

@@ -14,7 +14,6 @@ merged into bench/results/qa.{md,json} after every run, so parts can run separat
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, option_flags, shown, timing, write_runs  # noqa: E402
+from common import DATASETS, machine, saved, option_flags, shown, timing, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -43,7 +42,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="train this many epochs instead (to fit a time budget; the row's command says so)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qa-bench-"))
-    rows = json.loads((RESULTS / "qa.json").read_text())["runs"] if (RESULTS / "qa.json").exists() else []
+    rows = saved("qa", "runs", [])
     for strategy in args.strategies.split(","):
         options = {**OPTIONS.get(strategy, {}), **({"epochs": args.epochs} if args.epochs else {})}
         cfg = TrainConfig(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, RESULTS, machine, write_results  # noqa: E402
+from common import DATASETS, machine, saved, write_results  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -49,8 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--recipes", default=",".join(RECIPES))
     args = parser.parse_args()
-    previous = RESULTS / "qa_recipe.json"
-    results = json.loads(previous.read_text())["recipes"] if previous.exists() else {}
+    results = saved("qa_recipe", "recipes", {})
     with tempfile.TemporaryDirectory() as tmp:
         train, dev = carve(Path(tmp))
         for name in args.recipes.split(","):

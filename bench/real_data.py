@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, REPO, RESULTS, machine, shown, write_results  # noqa: E402
+from common import DATASETS, REPO, machine, saved, shown, write_results  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -254,8 +254,7 @@ def main(parts: list[str]) -> None:
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise SystemExit(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
-    saved = RESULTS / "real_data.json"
-    results = json.loads(saved.read_text())["parts"] if saved.is_file() else {}
+    results = saved("real_data", "parts", {})
     for part in parts or PARTS:
         results[part] = globals()[part]()
         write_results("real_data", markdown({p: results[p] for p in PARTS if p in results}), {"machine": machine(), "parts": results})

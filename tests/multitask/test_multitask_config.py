@@ -58,6 +58,8 @@ def test_config_yaml_reads_back_to_the_same_options(tmp_path):
     (GOOD.replace("    task: ner\n", ""), 7, "tasks.entities: missing task"),
     (GOOD.replace("seed: 3", "tag_scheme: iob1"), 2, "tag_scheme: an option of each head: give it under the heads that need it"),
     (GOOD.replace("seed: 3", "colour: red"), 2, "colour: unknown option"),
+    (GOOD.replace("test: data/test.csv}", "test: data/test.csv, reinit_layers: 1}"), 6,
+     "tasks.sentiment.reinit_layers: a few-sample start of one head would change the encoder every head shares"),
     (GOOD.replace("  entities:", "  my heads:"), 7, "tasks: 'my heads' cannot name a head"),
     ("model: minilm\ntasks:\n  only: {task: classify, train: a.csv}\n", 2, "tasks: give two heads or more"),
     (GOOD.replace("train: ner/train.txt", "train: ner/train.txt\n    doc_stride: 200\n    max_length: 64"), 7,
@@ -93,4 +95,7 @@ def test_heads_of_a_python_caller_must_agree_on_the_run_options():
 
     cfg = MultiTaskConfig({"a": TrainConfig(train="a.csv"), "b": TrainConfig(task="ner", train="b.txt", lr=1e-4)}, output="out")
     with pytest.raises(UserError, match="the heads differ in lr; one encoder and one loop take one value of each"):
+        cfg.validate()
+    cfg = MultiTaskConfig({"a": TrainConfig(train="a.csv", head_init="linear-probe"), "b": TrainConfig(task="ner", train="b.txt")}, output="out")
+    with pytest.raises(UserError, match="^heads.a: reinit_layers, head_init: a few-sample start"):
         cfg.validate()

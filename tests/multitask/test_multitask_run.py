@@ -88,6 +88,8 @@ def test_config_yaml_repeats_the_run_and_each_heads_repeats_its_single_task_run(
         alone.validate()
         assert alone.strategy == "finetune" and alone.max_steps == metrics["heads"][name]["steps"]
         assert alone.batch_size == 8 and alone.lr == ran.heads[name].lr and alone.seed == ran.heads[name].seed
+    # the classify head's top layer was not redrawn: its single-task run must not redraw it either (train would, below 150 per class)
+    assert TrainConfig.from_yaml(str(multitask_run / "heads" / "sentiment" / "config.yaml")).reinit_layers == 0
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(multitask_run, cli, sentiment, ner_files, tmp_path, monkeypatch):

@@ -6,30 +6,31 @@ import random
 from collections import Counter
 
 from transferkit.data.classification import ClassificationSplit
-from transferkit.errors import UserError
+from transferkit.errors import UserError, warn
 
 
 def sample_per_class(split: ClassificationSplit, k: int, seed: int, labels: list[str]) -> ClassificationSplit:
     """Draw `k` examples of every label (without replacement), keeping file order; none
     with k = 0 (zeroshot: the file gives only the label set). Multi-label: examples until
-    every label has at least `k` (`_top_up`)."""
+    every label has at least `k` (`_top_up`).
+
+    A class with fewer than `k` examples gives all of them, with a warning that names it:
+    a learning curve's top budget on data with one rare class (TREC's 86 abbreviation
+    questions) is still the budget for every other class, as SetFit's sampler does it."""
     if k < 0:
         raise UserError("--labels-per-class", f"must be at least 0, got {k}")
     by_label: dict[str, list[int]] = {label: [] for label in labels}
     for i, row in enumerate(split.label_rows()):
         for label in row:
             by_label[label].append(i)
-    for label in labels:
-        if len(by_label[label]) < k:
-            raise UserError(
-                split.path,
-                f"class {label!r} has {len(by_label[label])} training examples, fewer than --labels-per-class {k}; "
-                f"lower K to at most {min(len(v) for v in by_label.values())}",
-            )
+    short = [f"{label!r} has {len(by_label[label])}" for label in labels if len(by_label[label]) < k]
+    if short:
+        warn(split.path, f"fewer training examples than --labels-per-class {k} in {len(short)} class(es) "
+                         f"({', '.join(short)}): all of theirs are drawn, the others get {k}")
     rng = random.Random(seed)
     if split.multi_label:
         return split.subset(sorted(_top_up(split.label_rows(), by_label, k, rng)))
-    return split.subset(sorted(i for label in labels for i in rng.sample(by_label[label], k)))
+    return split.subset(sorted(i for label in labels for i in rng.sample(by_label[label], min(k, len(by_label[label])))))
 
 
 def _top_up(rows: list[tuple[str, ...]], by_label: dict[str, list[int]], k: int, rng: random.Random) -> set[int]:

@@ -46,7 +46,12 @@ HINTS = {  # keys that are no multitask option, and what to do instead
     "resume": "a command-line flag: --resume",
     "track": "multitask runs are not recorded by --track; leave it out",
     "budget": "the label budget is labels_per_class (classify) or train_examples (ner, qa)",
+    **dict.fromkeys(("reinit_layers", "head_init"), "a few-sample start of one head would change the encoder every head "
+                    "shares; multitask starts every head from the pretrained model, so leave it out"),
 }
+# `train`'s options that a head's single-task config.yaml holds (as what the head did: no
+# layer redrawn) but the multitask YAML does not take.
+SINGLE_TASK_ONLY = ("reinit_layers", "head_init")
 HEAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # it names the head's folder, heads/NAME
 
 
@@ -104,6 +109,8 @@ class MultiTaskConfig:
                 raise UserError(f"heads.{name}", f"task: {_task_problem(cfg.task)}")
             if cfg.strategy != STRATEGY:
                 raise UserError(f"heads.{name}", f"strategy: {HINTS['strategy']}")
+            if cfg.reinit_layers or cfg.head_init != "random":
+                raise UserError(f"heads.{name}", f"reinit_layers, head_init: {HINTS['reinit_layers']}")
             cfg.validate()
         differ = [name for name in RUN_LEVEL if len({repr(getattr(cfg, name)) for cfg in self.heads.values()}) > 1]
         if differ:
@@ -116,7 +123,7 @@ class MultiTaskConfig:
         first = next(iter(heads.values()), {})
         return {
             **{name: first[name] for name in RUN_LEVEL if name in first},
-            "tasks": {name: {k: v for k, v in options.items() if k not in RUN_LEVEL and k not in ("strategy", "output")}
+            "tasks": {name: {k: v for k, v in options.items() if k not in RUN_LEVEL and k not in ("strategy", "output", *SINGLE_TASK_ONLY)}
                       for name, options in heads.items()},
         }
 

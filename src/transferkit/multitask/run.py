@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from transferkit import api
-from transferkit.config import TrainConfig, test_sets
+from transferkit.config import FewSampleOptions, TrainConfig, test_sets
 from transferkit.data.bad_rows import write_skipped
 from transferkit.errors import UserError
 from transferkit.multitask.config import RUN_LEVEL, STRATEGY, MultiTaskConfig
@@ -122,8 +122,9 @@ def _train_in(staging: Path, cfg: MultiTaskConfig, options: dict[str, TrainConfi
                          settings.pad_to_multiple_of, [head.cfg.max_length for head in heads])
     dev = score.at_best(model, result.best_score) if score else {}
     tokens = sum(share["tokens"] for share in shares) or 1
-    for head in heads:  # the options as run: config.yaml's
-        head.cfg = replace(head.cfg, epochs=settings.epochs, output=str(Path(cfg.output) / HEADS_DIR / head.name), **result.resolved_options())
+    for head in heads:  # the options as run: config.yaml's (no layer redrawn, which `train` would do below 150 labels per class)
+        no_redraw = {"reinit_layers": 0} if FewSampleOptions.applies(head.cfg.task, STRATEGY) else {}
+        head.cfg = replace(head.cfg, epochs=settings.epochs, output=str(Path(cfg.output) / HEADS_DIR / head.name), **result.resolved_options(), **no_redraw)
     part_of = {"heads": [head.name for head in heads], "shared_modules": shared, "steps": result.steps, "best_dev_mean": result.best_score}
     summary = {}
     for head, share in zip(heads, shares):

@@ -31,18 +31,18 @@ def loop_inputs(task, cfg, data, model_path: str, from_scratch: bool = False) ->
     return tokenizer, model, items, encoding, scorer, task.training_loss(data, cfg)
 
 
-def few_sample_start(task, cfg, data, model, items: list[dict], pad_token_id: int) -> tuple[dict, dict]:
+def few_sample_start(task, cfg, data, model, items: list[dict], pad_token_id: int) -> dict:
     """Apply the few-sample fixes of a classify finetune run to its model as built:
     `--reinit-layers` (its default from the labels per class), then `--head-init
-    linear-probe` on the model as it will train. Returns the option values resolved (for
-    config.yaml) and what the fixes did (for metrics.json)."""
+    linear-probe` on the model as it will train. Returns what the fixes did (for
+    metrics.json); its `reinit_layers` is also the option's resolved value (for config.yaml)."""
     from transferkit.strategies import few_sample
     from transferkit.strategies.linear_head import head_options
 
     layers = cfg.reinit_layers if cfg.reinit_layers is not None else few_sample.default_reinit_layers(data)
     few_sample.reinit_top_layers(model, layers)
     fitted = few_sample.warm_start_head(model, items, pad_token_id, cfg.seed, **head_options(task, cfg, data)) if cfg.head_init == "linear-probe" else {}
-    return {"reinit_layers": layers}, {"reinit_layers": layers, **fitted}
+    return {"reinit_layers": layers, **fitted}
 
 
 @dataclass
@@ -57,9 +57,7 @@ class Finetune(Strategy):
         from transferkit.training.loop import LoopSettings, train_loop
 
         tokenizer, model, items, encoding, scorer, loss = loop_inputs(task, cfg, data, model_path, self.from_scratch)
-        few_sample_options, few_sample_stats = (
-            few_sample_start(task, cfg, data, model, items, tokenizer.pad_token_id) if FewSampleOptions.applies(task.name, self.name) else ({}, {})
-        )
+        few_sample = few_sample_start(task, cfg, data, model, items, tokenizer.pad_token_id) if FewSampleOptions.applies(task.name, self.name) else {}
         model, adapted = self.adapted(model, cfg)
         settings = LoopSettings.from_config(cfg, epochs=epochs_for(cfg, len(items)))
         collate = PadCollator(tokenizer.pad_token_id, settings.pad_to_multiple_of, cfg.max_length)
@@ -71,13 +69,13 @@ class Finetune(Strategy):
             examples=result.examples,
             best_dev=result.best_score,
             learned=task.learned_settings(model, scorer, data),
-            resolved={"epochs": settings.epochs, **result.resolved_options(), **adapted, **few_sample_options},
+            resolved={"epochs": settings.epochs, **result.resolved_options(), **adapted, **({"reinit_layers": few_sample["reinit_layers"]} if few_sample else {})},
             stats={
                 "epochs": settings.epochs, "lr": settings.lr, "layer_lr_decay": settings.layer_lr_decay,
                 "batch_size": settings.batch_size, "steps": result.steps, "best_step": result.best_step,
                 "trainable_parameters": result.trainable_parameters,
                 "best_weights": result.best_weights, "mixed_precision": result.mixed_precision,
-                "dev_history": result.history, **few_sample_stats, **encoding, **result.speed, **artefact,
+                "dev_history": result.history, **few_sample, **encoding, **result.speed, **artefact,
             },
         )
 
