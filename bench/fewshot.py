@@ -114,7 +114,8 @@ def report(results: list[dict]) -> None:
         "# Few labels, no dev set",
         "",
         f"Data: `{shown(DATASETS)}/sst2`, `…/trec`, MR as the demo splits it (train and test only; K per class drawn from train "
-        f"with each seed, the same subsets for every method) · model minilm, default options · machine: {machine()}.",
+        f"with each seed, the same subsets for every method; a class with fewer than K gives all it has: TREC at 256 per class is "
+        f"ABBR's 86 questions and 256 of each other class) · model minilm, default options · machine: {machine()}.",
         "Wall seconds: the whole `train` call (training, and predicting the test split), mean over seeds. "
         "vs SetFit: the difference in mean accuracy (points) and the ratio of wall seconds on the same subsets, "
         "each side's mean over its own seeds. Runs: the commands below that measured the row's seeds.",
@@ -129,6 +130,7 @@ def report(results: list[dict]) -> None:
         *[f"{n}. `{command}`" for n, command in enumerate(commands, start=1)],
     ]
     write_results("fewshot", "\n".join(lines) + "\n", {"machine": machine(), "results": results, "cells": cells})
+
 
 if __name__ == "__main__":
     main()
