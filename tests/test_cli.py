@@ -25,10 +25,6 @@ BAD_INPUTS = {
         lambda d: {"train": write_csv(d / "tr.csv", good_rows()), "test": write_csv(d / "te.csv", [("so so", "neutral")])},
         "te.csv:2: label 'neutral' does not occur in the training data",
     ),
-    "k larger than a class": (
-        lambda d: {"train": write_csv(d / "k.csv", good_rows()), "labels-per-class": 7},
-        "k.csv: class 'negative' has 6 training examples",
-    ),
     "unknown model": (
         lambda d: {"train": write_csv(d / "m.csv", good_rows()), "model": "nobody/no-such-model"},
         "--model: cannot load 'nobody/no-such-model'",
@@ -320,6 +316,17 @@ def test_labels_differing_only_in_case_train_with_a_warning(cli, tmp_path):
         "fix the labels if they mean the same class"
     ]
     assert json.loads(out)["strategy"] == "tfidf"
+
+
+def test_a_budget_above_a_class_size_draws_all_of_that_class_with_a_warning(cli, tmp_path):
+    rows = good_rows() + [("another fine film", "positive")]  # 7 positive, 6 negative
+    status, out, err = cli("train", "--strategy", "tfidf", "--train", write_csv(tmp_path / "k.csv", rows), "--labels-per-class", "7",
+                           "--output", tmp_path / "run")
+    assert status == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert warnings == [f"warning: {tmp_path / 'k.csv'}: fewer training examples than --labels-per-class 7 in 1 class(es) "
+                        "('negative' has 6): all of theirs are drawn, the others get 7"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["train"]["examples"] == 13
 
 
 def _first_line(rows, label):
