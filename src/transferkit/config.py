@@ -390,7 +390,7 @@ class ClassifyOptions(OptionGroup):
     APPLIES_TO = {"task": ("classify",)}
     text_pair_column: str | None = _opt(None, "Column holding the second text of a sentence pair.")
     label_column: str = _opt("label", "Column holding the label.")
-    labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets); 0 with zeroshot.", bounds=Bounds(0, MAX_COUNT))
+    labels_per_class: int | None = _opt(None, "Train on K examples per class drawn from --train with --seed (few-shot budgets; a class with fewer gives all it has, with a warning); 0 with zeroshot.", bounds=Bounds(0, MAX_COUNT))
     class_weight: str = _opt(
         "none",
         "none, or balanced: each class weighs inversely to its frequency in training (the loss of finetune and "
