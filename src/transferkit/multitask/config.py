@@ -39,6 +39,9 @@ RUN_LEVEL = ("seed", "device", *(
     name for name, group in GROUP_OF.items()
     if "task" not in group.APPLIES_TO and STRATEGY in group.APPLIES_TO.get("strategy", ()) and name not in HEAD_DEFAULTS
 ))
+# `train`'s options that a head's single-task config.yaml holds (as what the head did: no
+# layer redrawn) but the multitask YAML does not take.
+SINGLE_TASK_ONLY = ("reinit_layers", "head_init")
 HINTS = {  # keys that are no multitask option, and what to do instead
     "strategy": "every head fine-tunes the shared encoder; leave it out",
     "output": "give the run directory with --output",
@@ -46,12 +49,9 @@ HINTS = {  # keys that are no multitask option, and what to do instead
     "resume": "a command-line flag: --resume",
     "track": "multitask runs are not recorded by --track; leave it out",
     "budget": "the label budget is labels_per_class (classify) or train_examples (ner, qa)",
-    **dict.fromkeys(("reinit_layers", "head_init"), "a few-sample start of one head would change the encoder every head "
-                    "shares; multitask starts every head from the pretrained model, so leave it out"),
+    **dict.fromkeys(SINGLE_TASK_ONLY, "a few-sample start of one head would change the encoder every head shares; "
+                                      "multitask starts every head from the pretrained model, so leave it out"),
 }
-# `train`'s options that a head's single-task config.yaml holds (as what the head did: no
-# layer redrawn) but the multitask YAML does not take.
-SINGLE_TASK_ONLY = ("reinit_layers", "head_init")
 HEAD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # it names the head's folder, heads/NAME
 
 
