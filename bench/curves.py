@@ -3,8 +3,8 @@
 - `sst2`: SST-2 (`../shared/datasets/sst2`), labels per class 8, 32, 128, 512 and all
   (3,460 per class), strategies tfidf and scratch (no transfer), features, contrastive (the
   few-shot strategy `auto` picks below 150 per class) and finetune; test accuracy.
-- `trec`: TREC (6 classes, short questions), 32 and 77 labels per class (77: all of the
-  smallest class, ABBR; the sampler then refused a larger K) and all (4,952 questions, median class 935), contrastive
+- `trec`: TREC (6 classes, short questions), 32, 77 (all of the smallest class, ABBR) and
+  256 labels per class (ABBR's 77 and 256 of every other class) and all (4,952 questions, median class 935), contrastive
   against finetune, to check where `auto`'s
   switch sits with more classes and shorter texts (`bench/auto_rule.py --sweep
   bench/out/curves/trec`); dev: 500 questions held out of the training split (seed 0,
@@ -41,7 +41,7 @@ WORK = REPO / "bench" / "out" / "curves"
 PARTS = {
     "sst2": dict(task="classify", data=DATASETS / "sst2", ext="csv", strategies="tfidf,features,contrastive,finetune,scratch",
                  budgets="8,32,128,512,all"),
-    "trec": dict(task="classify", data=DATASETS / "trec", ext="csv", strategies="contrastive,finetune", budgets="32,77,all",
+    "trec": dict(task="classify", data=DATASETS / "trec", ext="csv", strategies="contrastive,finetune", budgets="32,77,256,all",
                  held_out_dev=trec_split),  # TREC has no dev split
     "conll": dict(task="ner", data=DATASETS / "conll2003", ext="txt", strategies="finetune,scratch", budgets="100,500,2000,all"),
 }
