@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, machine, shown, write_results  # noqa: E402
 
 from transferkit.evaluation.curves import budget_text, points  # noqa: E402
-from transferkit.strategies.auto import FEW_LABELS  # noqa: E402
+from transferkit.strategies.auto import CONTRASTIVE_BELOW  # noqa: E402
 from transferkit.tracking.registry import record_of_run  # noqa: E402
 
 PAIR = ("contrastive", "finetune")
@@ -50,14 +50,14 @@ def main() -> None:
             "budget": budget, "seeds": min(first.seeds, second.seeds),
             **{f"{p.strategy}_dev": p.mean for p in (first, second)}, **{f"{p.strategy}_std": p.std for p in (first, second)},
             **{f"{p.strategy}_seconds": p.train_seconds for p in (first, second)},
-            "auto_picks": "contrastive" if budget is not None and budget < FEW_LABELS else "finetune",
+            "auto_picks": "contrastive" if budget is not None and budget < CONTRASTIVE_BELOW else "finetune",
         })
     lines = [
         f"# Where `auto` switches: {PAIR[0]} against {PAIR[1]} on dev",
         "",
         f"Command: `.venv/bin/python bench/auto_rule.py --sweep {shown(sweep)}` (reads the sweep's run directories; trains nothing). "
         f"Machine of the sweep: {machine()}. Dev {args.metric}, mean ± population spread over seeds; train seconds: median over seeds.",
-        f"The rule today: contrastive below {FEW_LABELS} labels per class, finetune from there on.",
+        f"The rule today: contrastive below {CONTRASTIVE_BELOW} labels per class, finetune from there on.",
         "",
         f"| labels per class | seeds | {PAIR[0]} dev | {PAIR[1]} dev | difference | {PAIR[0]} s | {PAIR[1]} s | auto picks |",
         "|---:|---:|---:|---:|---:|---:|---:|---|",

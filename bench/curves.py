@@ -2,7 +2,7 @@
 
 - `sst2`: SST-2 (`../shared/datasets/sst2`), labels per class 8, 32, 128, 512 and all
   (3,460 per class), strategies tfidf and scratch (no transfer), features, contrastive (the
-  few-shot strategy `auto` picks below 150 per class) and finetune; test accuracy.
+  few-shot strategy `auto` picks below 512 per class) and finetune; test accuracy.
 - `trec`: TREC (6 classes, short questions), 32, 77 (all of the smallest class, ABBR) and
   256 labels per class (ABBR's 77 and 256 of every other class) and all (4,952 questions, median class 935), contrastive
   against finetune, to check where `auto`'s

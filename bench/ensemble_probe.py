@@ -1,7 +1,7 @@
 """Would an output ensemble lift the few-shot default at 64 labels per class? Measured on dev
 data only (SST-2's dev split; TREC: the 500 held-out questions of bench/contrastive_recipe.py),
 trained without dev data as a true few-shot run is. Per seed, on one K-per-class subset:
-`contrastive` (the default below 150 per class), `contrastive` again with another tuning
+`contrastive` (the default below 512 per class), `contrastive` again with another tuning
 seed, `finetune` and `features`; then the dev accuracy of each alone and of the mean of
 their class probabilities. Writes bench/results/ensemble_probe.{md,json}.
 

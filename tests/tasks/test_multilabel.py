@@ -163,11 +163,11 @@ def test_finetune_trains_sigmoid_outputs_that_the_transformers_pipeline_reads_al
 
 
 def test_zeroshot_refuses_multi_label_and_auto_reads_positives_per_label(files, tmp_path):
-    from transferkit.strategies.auto import choose
+    from transferkit.strategies.auto import CONTRASTIVE_BELOW, choose
     from transferkit.tasks import get_task
 
     with pytest.raises(UserError, match="--multi-label: zeroshot picks one label per text"):
         train(files, tmp_path, "zeroshot")
     cfg = TrainConfig(train=str(files["train"]), multi_label=True)
     # politics 19, sports 16, tech 6: the median label has 16 texts
-    assert choose(get_task("classify"), cfg, set()) == ("contrastive", "16 labels per class < 150")
+    assert choose(get_task("classify"), cfg, set()) == ("contrastive", f"16 labels per class < {CONTRASTIVE_BELOW}")

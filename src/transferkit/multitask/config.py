@@ -109,7 +109,7 @@ class MultiTaskConfig:
                 raise UserError(f"heads.{name}", f"task: {_task_problem(cfg.task)}")
             if cfg.strategy != STRATEGY:
                 raise UserError(f"heads.{name}", f"strategy: {HINTS['strategy']}")
-            if cfg.reinit_layers or cfg.head_init != "random":
+            if cfg.reinit_layers or cfg.head_init != TrainConfig.head_init:  # 0 layers and the default head change nothing
                 raise UserError(f"heads.{name}", f"reinit_layers, head_init: {HINTS['reinit_layers']}")
             cfg.validate()
         differ = [name for name in RUN_LEVEL if len({repr(getattr(cfg, name)) for cfg in self.heads.values()}) > 1]

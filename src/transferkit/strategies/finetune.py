@@ -58,6 +58,7 @@ class Finetune(Strategy):
 
         tokenizer, model, items, encoding, scorer, loss = loop_inputs(task, cfg, data, model_path, self.from_scratch)
         few_sample = few_sample_start(task, cfg, data, model, items, tokenizer.pad_token_id) if FewSampleOptions.applies(task.name, self.name) else {}
+        resolved_few_sample = {"reinit_layers": few_sample["reinit_layers"]} if few_sample else {}
         model, adapted = self.adapted(model, cfg)
         settings = LoopSettings.from_config(cfg, epochs=epochs_for(cfg, len(items)))
         collate = PadCollator(tokenizer.pad_token_id, settings.pad_to_multiple_of, cfg.max_length)
@@ -69,7 +70,7 @@ class Finetune(Strategy):
             examples=result.examples,
             best_dev=result.best_score,
             learned=task.learned_settings(model, scorer, data),
-            resolved={"epochs": settings.epochs, **result.resolved_options(), **adapted, **({"reinit_layers": few_sample["reinit_layers"]} if few_sample else {})},
+            resolved={"epochs": settings.epochs, **result.resolved_options(), **adapted, **resolved_few_sample},
             stats={
                 "epochs": settings.epochs, "lr": settings.lr, "layer_lr_decay": settings.layer_lr_decay,
                 "batch_size": settings.batch_size, "steps": result.steps, "best_step": result.best_step,
