@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
+import shutil
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +29,14 @@ def shown(path: Path) -> str:
         return os.path.relpath(path, REPO)
     except ValueError:
         return str(path)
+
+
+def scratch(prefix: str) -> Path:
+    """A folder for a benchmark's run directories, deleted when the benchmark exits (they
+    take a few GB a run, and what is kept goes to bench/results)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def saved(name: str, field: str, empty):

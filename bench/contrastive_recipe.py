@@ -25,7 +25,6 @@ import math
 import random
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, saved, write_results  # noqa: E402
+from common import DATASETS, machine, saved, scratch, write_results  # noqa: E402
 
 from transferkit.config import TrainConfig  # noqa: E402
 from transferkit.models.zoo import resolve_model  # noqa: E402
@@ -302,7 +301,7 @@ def main() -> None:
     if args.check_anchor_rule:
         return check_anchor_rule(args)
     torch.set_num_threads(torch.get_num_threads())
-    work = Path(tempfile.mkdtemp(prefix="contrastive-recipe-"))
+    work = scratch("contrastive-recipe-")
     trec_train, trec_dev = trec_split(work)
     files = {"sst2": (DATASETS / "sst2" / "train.csv", DATASETS / "sst2" / "dev.csv"), "trec": (trec_train, trec_dev)}
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -14,13 +14,12 @@ import json
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, write_results  # noqa: E402
+from common import machine, scratch, write_results  # noqa: E402
 
 MEASURE = """
 import resource, sys
@@ -51,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,3000,10000")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="contrastive-scale-"))
+    work = scratch("contrastive-scale-")
     rows = []
     for n in [int(s) for s in args.sizes.split(",")]:
         train = imdb_labelled(n, work / f"imdb-{n}.csv")

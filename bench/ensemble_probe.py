@@ -14,7 +14,6 @@ import argparse
 import csv
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, write_results  # noqa: E402
+from common import DATASETS, machine, scratch, write_results  # noqa: E402
 from contrastive_recipe import trec_split  # noqa: E402
 
 from transferkit import api  # noqa: E402
@@ -66,7 +65,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
     command = f".venv/bin/python bench/ensemble_probe.py --datasets {args.datasets} --budget {args.budget} --seeds {args.seeds}"
-    work = Path(tempfile.mkdtemp(prefix="ensemble-probe-"))
+    work = scratch("ensemble-probe-")
     rows = []
     for dataset in args.datasets.split(","):
         train, dev = (DATASETS / "sst2" / "train.csv", DATASETS / "sst2" / "dev.csv") if dataset == "sst2" else trec_split(work)

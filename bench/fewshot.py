@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, saved, shown, write_results  # noqa: E402
+from common import DATASETS, machine, saved, scratch, shown, write_results  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -67,23 +66,22 @@ def main() -> None:
     args = parser.parse_args()
     command = (f".venv/bin/python bench/fewshot.py --datasets {args.datasets} --strategies {args.strategies} "
                f"--budgets {args.budgets} --seeds {args.seeds}")
-    with tempfile.TemporaryDirectory(prefix="fewshot-bench-") as scratch:  # run directories of a few GB, not kept
-        work = Path(scratch)
-        # a run adds its cells and replaces the seeds it measures again: a table is completed seed by seed
-        results = {(r["dataset"], r["labels_per_class"], r["strategy"], r["seed"]): r for r in saved("fewshot", "results", [])}
-        for dataset in args.datasets.split(","):
-            folder = data_folder(dataset, work)
-            for k in [int(b) for b in args.budgets.split(",")]:
-                for strategy in args.strategies.split(","):
-                    for seed in [int(s) for s in args.seeds.split(",")]:
-                        started = time.perf_counter()
-                        cfg = TrainConfig(train=str(folder / "train.csv"), test=str(folder / "test.csv"), strategy="tfidf" if strategy == "setfit" else strategy,
-                                          labels_per_class=k, seed=seed, output=str(work / f"{dataset}-{k}-{strategy}-{seed}"))
-                        accuracy = setfit_accuracy(cfg, work) if strategy == "setfit" else api.train(cfg)["test"]["accuracy"]
-                        results[(dataset, k, strategy, seed)] = {"dataset": dataset, "labels_per_class": k, "strategy": strategy, "seed": seed,
-                                                                 "accuracy": accuracy, "wall_seconds": time.perf_counter() - started, "command": command}
-                        print(results[(dataset, k, strategy, seed)], flush=True)
-                        report(list(results.values()))  # after every seed: a stopped run keeps what it measured
+    work = scratch("fewshot-bench-")
+    # a run adds its cells and replaces the seeds it measures again: a table is completed seed by seed
+    results = {(r["dataset"], r["labels_per_class"], r["strategy"], r["seed"]): r for r in saved("fewshot", "results", [])}
+    for dataset in args.datasets.split(","):
+        folder = data_folder(dataset, work)
+        for k in [int(b) for b in args.budgets.split(",")]:
+            for strategy in args.strategies.split(","):
+                for seed in [int(s) for s in args.seeds.split(",")]:
+                    started = time.perf_counter()
+                    cfg = TrainConfig(train=str(folder / "train.csv"), test=str(folder / "test.csv"), strategy="tfidf" if strategy == "setfit" else strategy,
+                                      labels_per_class=k, seed=seed, output=str(work / f"{dataset}-{k}-{strategy}-{seed}"))
+                    accuracy = setfit_accuracy(cfg, work) if strategy == "setfit" else api.train(cfg)["test"]["accuracy"]
+                    results[(dataset, k, strategy, seed)] = {"dataset": dataset, "labels_per_class": k, "strategy": strategy, "seed": seed,
+                                                             "accuracy": accuracy, "wall_seconds": time.perf_counter() - started, "command": command}
+                    print(results[(dataset, k, strategy, seed)], flush=True)
+                    report(list(results.values()))  # after every seed: a stopped run keeps what it measured
 
 
 def cells_of(results: list[dict]) -> list[dict]:

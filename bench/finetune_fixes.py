@@ -15,13 +15,12 @@ import argparse
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, saved, write_results  # noqa: E402
+from common import DATASETS, machine, saved, scratch, write_results  # noqa: E402
 from contrastive_recipe import trec_split  # noqa: E402
 from ensemble_probe import subset  # noqa: E402
 
@@ -56,7 +55,7 @@ def main() -> None:
     variants = args.variants.split(",")
     command = (f".venv/bin/python bench/finetune_fixes.py --datasets {args.datasets} --budgets {args.budgets} --seeds {args.seeds}"
                + (f" --variants {shlex.quote(args.variants)}" if variants != list(VARIANTS) else ""))
-    work = Path(tempfile.mkdtemp(prefix="finetune-fixes-"))
+    work = scratch("finetune-fixes-")
     measured = []
     for dataset in args.datasets.split(","):
         train, dev = (DATASETS / "sst2" / "train.csv", DATASETS / "sst2" / "dev.csv") if dataset == "sst2" else trec_split(work)

@@ -25,14 +25,13 @@ import csv
 import json
 import random
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, REPO, RESULTS, machine, write_results  # noqa: E402
+from common import DATASETS, REPO, RESULTS, machine, scratch, write_results  # noqa: E402
 from trainer_speed import SEED, run_trainer, run_transferkit  # noqa: E402
 
 from transferkit.models.zoo import resolve_model  # noqa: E402
@@ -172,7 +171,7 @@ def main() -> None:
         print("error: --allow-cpu: give --steps N (5 is enough): a CPU runs the smoke test only", file=sys.stderr)
         sys.exit(2)
     parts, batches = args.parts.split(","), [int(b) for b in (args.batches or ("4,8" if smoke else "32,128")).split(",")]
-    work = Path(tempfile.mkdtemp(prefix="gpu-speed-"))
+    work = scratch("gpu-speed-")
     sst2 = sst2_data(Path(args.data), work, args.steps * max(batches) if smoke else None)
     out_folder = REPO / "bench" / "out" if smoke else RESULTS
     previous = out_folder / "gpu_speed.json"

@@ -12,13 +12,12 @@ from __future__ import annotations
 import csv
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, shown, write_runs  # noqa: E402
+from common import DATASETS, machine, scratch, shown, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -41,7 +40,7 @@ def imbalanced_train(source: Path, target: Path, seed: int = 0) -> Path:
 
 def main() -> None:
     data = DATASETS / "sst2"
-    work = Path(tempfile.mkdtemp(prefix="imbalance-bench-"))
+    work = scratch("imbalance-bench-")
     train = imbalanced_train(data / "train.csv", work / "train.csv")
     rows = []
     for strategy in ("tfidf", "features", "finetune"):

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, shown, write_results  # noqa: E402
+from common import DATASETS, machine, scratch, shown, write_results  # noqa: E402
 from contrastive_recipe import trec_split  # noqa: E402
 
 from transferkit import api  # noqa: E402
@@ -58,7 +57,7 @@ def main() -> None:
     parser.add_argument("--sst2-per-class", type=int, default=500)
     parser.add_argument("--conll-sentences", type=int, default=2000)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="multitask-bench-"))
+    work = scratch("multitask-bench-")
     config = multitask_yaml(work, trec_split(work), args.epochs, args.seed, args.sst2_per_class, args.conll_sentences)
 
     started = time.perf_counter()

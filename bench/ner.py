@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, saved, option_flags, shown, timing, write_runs  # noqa: E402
+from common import DATASETS, machine, option_flags, saved, scratch, shown, timing, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -51,7 +50,7 @@ def main() -> None:
     parser.add_argument("--strategies", default="finetune,scratch,features")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="ner-bench-"))
+    work = scratch("ner-bench-")
     rows = saved("ner", "runs", [])
     for dataset in args.datasets.split(","):
         folder, ext = DATA[dataset]

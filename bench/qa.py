@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, saved, option_flags, shown, timing, write_runs  # noqa: E402
+from common import DATASETS, machine, option_flags, saved, scratch, shown, timing, write_runs  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -41,7 +40,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, help="train this many epochs instead (to fit a time budget; the row's command says so)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    work = scratch("qa-bench-")
     rows = saved("qa", "runs", [])
     for strategy in args.strategies.split(","):
         options = {**OPTIONS.get(strategy, {}), **({"epochs": args.epochs} if args.epochs else {})}

@@ -14,13 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, shown, write_results  # noqa: E402
+from common import DATASETS, machine, scratch, shown, write_results  # noqa: E402
 
 TIMINGS = ("seconds", "samples_per_second")
 
@@ -54,7 +53,7 @@ def main() -> None:
     from safetensors.torch import load_file
 
     data = DATASETS / "sst2"
-    work = Path(tempfile.mkdtemp(prefix="resume-bench-"))
+    work = scratch("resume-bench-")
     started = time.perf_counter()
     subprocess.run(command(data, work / "whole"), check=True, stdout=subprocess.DEVNULL)
     killed_at = kill_after_checkpoints(command(data, work / "killed"), work / ".killed.partial" / "checkpoint" / "state.pt", 3)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, shown, write_results  # noqa: E402
+from common import DATASETS, machine, scratch, shown, write_results  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import CurveConfig, TrainConfig  # noqa: E402
@@ -40,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(args.data)
     base = TrainConfig(train=str(data / "train.csv"), dev=str(data / "dev.csv"), test=str(data / "test.csv"), seed=args.seed)
-    work = Path(tempfile.mkdtemp(prefix="sst2-bench-"))
+    work = scratch("sst2-bench-")
     if args.seeds_only:
         return seeds_table(base, args.strategies.split(","), [int(s) for s in args.seeds_only.split(",")], work, data)
     rows = []

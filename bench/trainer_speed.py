@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATASETS, machine, write_results  # noqa: E402
+from common import DATASETS, machine, scratch, write_results  # noqa: E402
 
 from transferkit import api  # noqa: E402
 from transferkit.config import TrainConfig  # noqa: E402
@@ -105,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=str(DATASETS / "sst2"))
     data = Path(parser.parse_args().data)
-    work = Path(tempfile.mkdtemp(prefix="trainer-speed-"))
+    work = scratch("trainer-speed-")
     started = time.perf_counter()
     ours = run_transferkit(data, work)
     theirs = run_trainer(data, work)
