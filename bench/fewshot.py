@@ -41,7 +41,7 @@ def data_folder(dataset: str, work: Path) -> Path:
 
 
 def setfit_accuracy(cfg: TrainConfig, work: Path) -> float:
-    """SetFit on the K-per-class subset transferkit draws for `cfg` (the same texts), scored on its test split."""
+    """SetFit on the K-per-class subset transferkit draws for `cfg` (the same texts), with `cfg.model`'s encoder, scored on its test split."""
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
@@ -49,7 +49,7 @@ def setfit_accuracy(cfg: TrainConfig, work: Path) -> float:
     from transferkit.tasks import get_task
 
     data = get_task("classify").load_data(cfg)
-    model = SetFitModel.from_pretrained(resolve_model("minilm"))
+    model = SetFitModel.from_pretrained(resolve_model(cfg.model))
     args = TrainingArguments(batch_size=16, num_iterations=20, num_epochs=1, seed=cfg.seed, output_dir=str(work / "setfit"), save_strategy="no",
                              report_to="none")  # SetFit reports to every installed tracker by default (MLflow is an extra here)
     Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": data.train.texts, "label": data.train.labels})).train()
@@ -63,36 +63,43 @@ def main() -> None:
     parser.add_argument("--strategies", default="tfidf,features,finetune,contrastive,auto,setfit")
     parser.add_argument("--budgets", default="8")
     parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--models", default="minilm", help="encoders (offline names); every strategy runs with each")
     args = parser.parse_args()
     command = (f".venv/bin/python bench/fewshot.py --datasets {args.datasets} --strategies {args.strategies} "
-               f"--budgets {args.budgets} --seeds {args.seeds}")
+               f"--budgets {args.budgets} --seeds {args.seeds}" + (f" --models {args.models}" if args.models != "minilm" else ""))
     work = scratch("fewshot-bench-")
     # a run adds its cells and replaces the seeds it measures again: a table is completed seed by seed
-    results = {(r["dataset"], r["labels_per_class"], r["strategy"], r["seed"]): r for r in saved("fewshot", "results", [])}
+    results = {key_of(r): r for r in saved("fewshot", "results", [])}
     for dataset in args.datasets.split(","):
         folder = data_folder(dataset, work)
         for k in [int(b) for b in args.budgets.split(",")]:
-            for strategy in args.strategies.split(","):
+            for strategy, model in [(s, m) for s in args.strategies.split(",") for m in args.models.split(",")]:
                 for seed in [int(s) for s in args.seeds.split(",")]:
                     started = time.perf_counter()
                     cfg = TrainConfig(train=str(folder / "train.csv"), test=str(folder / "test.csv"), strategy="tfidf" if strategy == "setfit" else strategy,
-                                      labels_per_class=k, seed=seed, output=str(work / f"{dataset}-{k}-{strategy}-{seed}"))
+                                      model=model, labels_per_class=k, seed=seed, output=str(work / f"{dataset}-{k}-{strategy}-{model}-{seed}"))
                     accuracy = setfit_accuracy(cfg, work) if strategy == "setfit" else api.train(cfg)["test"]["accuracy"]
-                    results[(dataset, k, strategy, seed)] = {"dataset": dataset, "labels_per_class": k, "strategy": strategy, "seed": seed,
-                                                             "accuracy": accuracy, "wall_seconds": time.perf_counter() - started, "command": command}
-                    print(results[(dataset, k, strategy, seed)], flush=True)
+                    row = {"dataset": dataset, "labels_per_class": k, "strategy": strategy, "model": model, "seed": seed,
+                           "accuracy": accuracy, "wall_seconds": time.perf_counter() - started, "command": command}
+                    results[key_of(row)] = row
+                    print(row, flush=True)
                     report(list(results.values()))  # after every seed: a stopped run keeps what it measured
 
 
+def key_of(row: dict) -> tuple:
+    """A result's cell and seed; rows from before the model axis were all minilm."""
+    return row["dataset"], row["labels_per_class"], row["strategy"], row.get("model", "minilm"), row["seed"]
+
+
 def cells_of(results: list[dict]) -> list[dict]:
-    """Mean ± standard deviation of accuracy and mean wall seconds per (data, budget, method)."""
+    """Mean ± standard deviation of accuracy and mean wall seconds per (data, budget, method, model)."""
     grouped: dict[tuple, list[dict]] = {}
-    for r in sorted(results, key=lambda r: (r["dataset"], r["labels_per_class"], r["strategy"], r["seed"])):
-        grouped.setdefault((r["dataset"], r["labels_per_class"], r["strategy"]), []).append(r)
+    for r in sorted(results, key=key_of):
+        grouped.setdefault(key_of(r)[:4], []).append(r)
     cells = []
-    for (dataset, k, strategy), rows in grouped.items():
+    for (dataset, k, strategy, model), rows in grouped.items():
         scores = [r["accuracy"] for r in rows]
-        cells.append({"dataset": dataset, "labels_per_class": k, "strategy": strategy, "seeds": [r["seed"] for r in rows],
+        cells.append({"dataset": dataset, "labels_per_class": k, "strategy": strategy, "model": model, "seeds": [r["seed"] for r in rows],
                       "mean": statistics.mean(scores), "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
                       "wall_seconds": statistics.mean(r["wall_seconds"] for r in rows), "commands": sorted({r["command"] for r in rows})})
     return cells
@@ -101,11 +108,11 @@ def cells_of(results: list[dict]) -> list[dict]:
 def report(results: list[dict]) -> None:
     cells = cells_of(results)
     commands = sorted({c for cell in cells for c in cell["commands"]})
-    setfit = {(c["dataset"], c["labels_per_class"]): c for c in cells if c["strategy"] == "setfit"}
+    setfit = {(c["dataset"], c["labels_per_class"], c["model"]): c for c in cells if c["strategy"] == "setfit"}
 
-    def versus(c: dict) -> str:
-        anchor = setfit.get((c["dataset"], c["labels_per_class"]))
-        if anchor is None or c["strategy"] == "setfit":
+    def versus(c: dict, model: str) -> str:
+        anchor = setfit.get((c["dataset"], c["labels_per_class"], model))
+        if anchor is None or anchor is c:
             return " | "
         return f"{100 * (c['mean'] - anchor['mean']):+.1f} | {c['wall_seconds'] / anchor['wall_seconds']:.2f}"
 
@@ -114,15 +121,17 @@ def report(results: list[dict]) -> None:
         "",
         f"Data: `{shown(DATASETS)}/sst2`, `…/trec`, MR as the demo splits it (train and test only; K per class drawn from train "
         f"with each seed, the same subsets for every method; a class with fewer than K gives all it has: TREC at 256 per class is "
-        f"ABBR's 86 questions and 256 of each other class) · model minilm, default options · machine: {machine()}.",
+        f"ABBR's 86 questions and 256 of each other class) · default options but the model · machine: {machine()}.",
         "Wall seconds: the whole `train` call (training, and predicting the test split), mean over seeds. "
-        "vs SetFit: the difference in mean accuracy (points) and the ratio of wall seconds on the same subsets, "
-        "each side's mean over its own seeds. Runs: the commands below that measured the row's seeds.",
+        "vs SetFit (minilm / mpnet): the difference in mean accuracy (points) and the ratio of wall seconds against SetFit 1.2 "
+        "with that encoder on the same subsets, each side's mean over its own seeds. Runs: the commands below that measured the row's seeds.",
         "",
-        "| data | labels per class | strategy | test accuracy (mean ± std) | seeds | wall s | vs SetFit: points | vs SetFit: time | runs |",
-        "|---|---|---|---|---|---|---|---|---|",
-        *[f"| {c['dataset']} | {c['labels_per_class']} | {c['strategy']} | {c['mean']:.3f} ± {c['std']:.3f} | {','.join(map(str, c['seeds']))} | "
-          f"{c['wall_seconds']:.0f} | {versus(c)} | {','.join(str(commands.index(x) + 1) for x in c['commands'])} |" for c in cells],
+        "| data | labels per class | strategy | model | test accuracy (mean ± std) | seeds | wall s | vs SetFit minilm: points | time "
+        "| vs SetFit mpnet: points | time | runs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *[f"| {c['dataset']} | {c['labels_per_class']} | {c['strategy']} | {c['model']} | {c['mean']:.3f} ± {c['std']:.3f} | "
+          f"{','.join(map(str, c['seeds']))} | {c['wall_seconds']:.0f} | {versus(c, 'minilm')} | {versus(c, 'mpnet')} | "
+          f"{','.join(str(commands.index(x) + 1) for x in c['commands'])} |" for c in cells],
         "",
         "Commands:",
         "",

@@ -83,6 +83,7 @@ YAML_TYPE_ERRORS = {
     "not one of the choices": ("tag_scheme: bio\n", "2: tag_scheme: expected one of auto, iob1, iob2, iobes, io, got 'bio'"),
     "out of bounds": ("warmup_ratio: 1\n", "2: warmup_ratio: must be at least 0 and less than 1, got 1.0"),
     "not finite": ("lr: .nan\n", "2: lr: must be a finite number greater than 0, got nan"),
+    "a key twice": ("seed: 1\nlr: 0.1\nseed: 2\n", "4: 'seed' is given twice (first on line 2); keep one of them"),
 }
 
 

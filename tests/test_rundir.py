@@ -198,3 +198,30 @@ def test_kill_9_leaves_a_partial_that_the_next_run_names(cli, sentiment, tmp_pat
     status, _, err = _tfidf(cli, sentiment, run, "--overwrite")  # the stale lock file is taken over
     assert status == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_overwrite_leaves_a_users_dot_old_folder_beside_the_output_alone(cli, sentiment, tmp_path):
+    # `.NAME.old` was where a replaced run was parked; a folder of that name may be the user's
+    users = tmp_path / ".run.old"
+    users.mkdir()
+    _write(users / "notes.txt", "mine")
+    for more in ((), ("--overwrite",)):
+        status, _, err = _tfidf(cli, sentiment, tmp_path / "run", *more)
+        assert status == 0, err
+    assert _tree(users) == {"notes.txt": b"mine"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.old", "run"], "nothing else left beside the output"
+
+
+def test_a_resume_that_fails_keeps_the_folder_it_resumes(tmp_path):
+    output = tmp_path / "run"
+    staging = partial_dir(output)
+    (staging / "checkpoint").mkdir(parents=True)
+    _write(staging / "checkpoint" / "state.pt", "weights")
+    with pytest.raises(UserError):
+        with staged_run_dir(output, overwrite=False, resume=True):
+            raise UserError("train.csv", "file not found")
+    assert (staging / "checkpoint" / "state.pt").read_text() == "weights"
+    with pytest.raises(UserError):  # a new run's staging folder still goes on bad input
+        with staged_run_dir(tmp_path / "new", overwrite=False):
+            raise UserError("train.csv", "file not found")
+    assert not partial_dir(tmp_path / "new").exists()

@@ -150,11 +150,29 @@ def read_yaml(path: str) -> tuple[object, yaml.Node | None]:
     be read or parsed is the one-line error naming it, and the line where it can."""
     text = _read_config_file(path)
     try:
-        return yaml.safe_load(text), yaml.compose(text)
+        data, root = yaml.safe_load(text), yaml.compose(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path
         raise UserError(where, f"not valid YAML: {getattr(e, 'problem', None) or e}") from None
+    _refuse_duplicate_keys(root, path)
+    return data, root
+
+
+def _refuse_duplicate_keys(node: yaml.Node | None, path: str) -> None:
+    """A key given twice in one mapping (at any depth) is the one-line error at its second
+    line: YAML loaders keep the last silently, so one of the two values would be lost."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and name in seen:
+                raise UserError(f"{path}:{key.start_mark.line + 1}", f"{name!r} is given twice (first on line {seen[name]}); keep one of them")
+            seen.setdefault(name, key.start_mark.line + 1)
+            _refuse_duplicate_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_duplicate_keys(item, path)
 
 
 def key_lines(node: yaml.Node | None) -> dict:
@@ -283,7 +301,7 @@ def language_of(name: str | None) -> str | None:
 # Names an INPUT_OR_NAME option may hold instead of a path: the offline models and the
 # offline word vectors. Kept here as plain names, so that configuration imports neither
 # the model zoo nor the vectors (tests/test_config.py checks they agree with both).
-SOURCE_NAMES = frozenset({"minilm", "smollm2-135m", "multilingual-e5-small", "glove-50d"})
+SOURCE_NAMES = frozenset({"minilm", "mpnet", "smollm2-135m", "multilingual-e5-small", "glove-50d"})
 
 
 def _is_name(value: str) -> bool:

@@ -210,11 +210,11 @@ def staged_run_dir(output: Path, overwrite: bool, publish: bool = True, inputs: 
         try:
             yield staging
             _publish(staging, output, existed)
-        except UserError:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        except BaseException:
-            if not resumable(staging):
+        except BaseException as failure:
+            # a resumed run's folder is the checkpoint it was asked to continue: a bad input
+            # (a training file missing for now) must not delete it; a new run's folder goes
+            # on bad input, and stays after a crash only if it holds a checkpoint
+            if not resume and (isinstance(failure, UserError) or not resumable(staging)):
                 shutil.rmtree(staging, ignore_errors=True)
             raise
 
@@ -226,9 +226,9 @@ def _publish(staging: Path, output: Path, existed: bool) -> None:
     if os.path.lexists(output) and (not existed or not is_transferkit_output(output)):
         raise UserError(str(output), "appeared while this run was working; it is left untouched; choose another --output")
     if existed:
-        retired = output.parent / f".{output.name}.old"
-        shutil.rmtree(retired, ignore_errors=True)
-        os.rename(output, retired)
+        # a name of its own, never `.NAME.old`: a folder of that name beside the output may be the user's
+        retired = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.replaced-"))
+        os.rename(output, retired)  # onto the empty folder mkdtemp made
         os.rename(staging, output)
         shutil.rmtree(retired, ignore_errors=True)
     else:

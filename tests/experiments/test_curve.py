@@ -111,8 +111,74 @@ def test_a_sweep_writes_runs_registry_and_report_and_skips_finished_cells(sentim
     assert {p: p.stat().st_mtime_ns for p in sweep.glob("runs/*/metrics.json")} == written
     assert comparable(sweep_rows(sweep)) == comparable(rows)
 
+    described = (sweep / "sweep.yaml").read_bytes()
     status, _, err = cli(*args, "--class-weight", "balanced")  # other options: not the same sweep
     assert status == 2 and "this sweep's cell was trained with other options (class_weight)" in err
+    assert (sweep / "sweep.yaml").read_bytes() == described, "a refused sweep rewrote the options of the one that ran"
+
+
+def _tfidf_curve(sentiment, output, *more) -> list:
+    return ["curve", "--train", sentiment["train"], "--test", sentiment["test"], "--strategies", "tfidf", "--budgets", "3",
+            "--seeds", "0", "--output", output, *more]
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("names", [("sweep.yaml", "report.md"), ("sweep.yaml", "runs.sqlite", "report.md", "mine.txt")])
+def test_a_users_folder_that_holds_a_sweep_yaml_is_refused_and_left_byte_for_byte(sentiment, tmp_path, cli, names):
+    # W&B sweeps are configured in a sweep.yaml: the name alone does not make a folder transferkit's
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_text(f"the user's {name}\n")
+    before = _tree(folder)
+    for more in ((), ("--overwrite",)):
+        status, _, err = cli(*_tfidf_curve(sentiment, folder, *more))
+        assert status == 2 and err.startswith("error: ") and "no transferkit sweep wrote" in err, err
+        assert _tree(folder) == before
+
+
+def test_a_running_sweep_refuses_a_second_driver_before_it_writes_anything(sentiment, tmp_path, cli):
+    from transferkit.rundir import output_lock
+
+    sweep = tmp_path / "sweep"
+    assert cli(*_tfidf_curve(sentiment, sweep))[0] == 0
+    before = _tree(sweep)
+    with output_lock(sweep):  # as a driver still running holds it
+        status, _, err = cli(*_tfidf_curve(sentiment, sweep, "--seeds", "0,1,2"))
+    assert status == 2 and "another transferkit run" in err, err
+    assert _tree(sweep) == before, "sweep.yaml records budgets and seeds that never ran"
+
+
+@pytest.mark.parametrize("more, problem", [
+    (("--workers", "0"), "--workers: must be 1 or more"),
+    (("--workers", "-1"), "--workers: must be 1 or more"),
+    (("--ray-address", "auto"), "--ray-address: applies to --executor ray"),
+    (("--executor", "ray", "--ray-address", "127.0.0.1:1"), "--ray-address: nothing answers at 127.0.0.1:1"),
+    (("--executor", "ray", "--ray-address", "ray://127.0.0.1:1"), "--ray-address: nothing answers at ray://127.0.0.1:1"),
+])
+def test_a_refused_sweep_leaves_no_files(sentiment, tmp_path, cli, more, problem):
+    status, _, err = cli(*_tfidf_curve(sentiment, tmp_path / "sweep", *more))
+    assert status == 2 and problem in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ray_client_address_without_ray_client_is_one_line(sentiment, tmp_path, cli, monkeypatch):
+    import socket
+
+    import transferkit.experiments.executors as executors
+
+    real = executors.importlib.util.find_spec
+    monkeypatch.setattr(executors.importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else real(name, *a))
+    with socket.socket() as listening:  # something answers, so the check reaches Ray Client's own requirement
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        address = f"ray://127.0.0.1:{listening.getsockname()[1]}"
+        status, _, err = cli(*_tfidf_curve(sentiment, tmp_path / "sweep", "--executor", "ray", "--ray-address", address))
+    assert status == 2 and f"--ray-address: {address} is a Ray Client address, which needs ray[client]" in err, err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_sweep_from_a_config_file_and_a_failing_cell(sentiment, tmp_path, cli):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import cell_functions  # beside this file, which pytest puts on sys.path
 import pytest
@@ -215,3 +216,36 @@ def test_executor_for_reads_workers_as_cells_at_once_per_node():
         executor_for("dask", 1, None)
     with pytest.raises(UserError, match="^--workers: must be 1 or more"):
         executor_for("local", 0, None)
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting for a reaper that may never come, in a
+    container whose first process reaps nothing, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux); the parent-death signal is Linux's")
+def test_workers_die_with_a_driver_killed_with_sigkill(tmp_path):
+    """`kill -9` gives the driver no chance to stop its workers: the kernel's parent-death
+    signal must, or they train on as orphans holding their runs' locks."""
+    driver = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import cell_functions\n"
+        "from transferkit.experiments.executors import LocalExecutor\n"
+        "specs = [{'x': x, 'folder': sys.argv[2]} for x in range(2)]\n"
+        "LocalExecutor(workers=2).map(cell_functions.sleep_until_stopped, specs, print, print)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", driver, str(Path(cell_functions.__file__).parent), str(tmp_path)])
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("*.pid"))) < 2:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    workers = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers), "workers outlived their driver"

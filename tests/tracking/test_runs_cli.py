@@ -4,6 +4,7 @@
 import csv
 import io
 import json
+import os
 
 import pytest
 
@@ -103,3 +104,45 @@ def test_errors_are_one_line_exit_2(cli, recorded, tmp_path, monkeypatch, args, 
     names = {"tmp": tmp_path, "home": tmp_path / "empty-home", "registry": recorded["registry"]}
     status, out, err = cli("runs", *[a.format(**names) for a in args])
     assert status == 2 and out == "" and err.startswith(expected.format(**names)) and err.count("\n") == 1
+
+
+def test_a_row_with_damaged_json_lists_with_a_warning(cli, recorded, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "runs.sqlite"
+    registry = Registry(path)
+    for name in ("tfidf", "vectors"):
+        registry.put(recorded[name])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET metrics = '{not json' WHERE id = ?", (recorded["tfidf"]["id"],))
+    status, out, err = cli("runs", "list", "--registry", path, "--format", "json")
+    assert status == 0, err
+    rows = {row["id"]: row for row in json.loads(out)}
+    assert rows[recorded["tfidf"]["id"]]["metrics"] is None and rows[recorded["vectors"]["id"]] == recorded["vectors"]
+    assert f"warning: run {recorded['tfidf']['id']}: its metrics in the registry is not valid JSON" in err
+    status, out, err = cli("runs", "show", recorded["tfidf"]["id"], "--registry", path)
+    assert status == 0 and recorded["tfidf"]["id"] in out and "not valid JSON" in err
+
+
+def test_a_registry_in_a_read_only_folder_lists(cli, recorded, tmp_path, monkeypatch):
+    """Listing needs no write: a registry in a folder its reader may not write lists, and
+    SQLite leaves no side files there (a WAL reader would create runs.sqlite-shm). Root
+    writes anywhere whatever the modes say, so as root the folder is read-only as far as
+    `os.access` tells (the check the registry makes)."""
+    folder = tmp_path / "shared"
+    Registry(folder / "runs.sqlite").put(recorded["tfidf"])
+    for side in folder.glob("runs.sqlite-*"):
+        side.unlink()
+    (folder / "runs.sqlite").chmod(0o444)
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if mode & os.W_OK and str(path).startswith(str(folder)) else real(path, mode, **kw))
+    try:
+        status, out, err = cli("runs", "list", "--registry", folder, "--format", "json")
+        listed = sorted(p.name for p in folder.iterdir())
+    finally:
+        folder.chmod(0o755)
+    assert status == 0, err
+    assert json.loads(out) == [recorded["tfidf"]]
+    assert listed == ["runs.sqlite"]

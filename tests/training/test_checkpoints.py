@@ -5,6 +5,7 @@ that was never interrupted; a partial run at an output is an error that says how
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,8 @@ def without_timings(metrics: dict) -> dict:
 ], ids=["finetune", "gradual-unfreezing", "lora"])
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(sentiment, tmp_path, strategy):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    (tmp_path / "data").mkdir()  # a copy of its own: the training file goes missing for a while below
+    sentiment = {name: shutil.copy(sentiment[name], tmp_path / "data") for name in ("train", "dev", "test")}
     whole = tmp_path / "whole"
     done = subprocess.run(train_command(sentiment, whole, strategy=strategy), env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -59,6 +62,14 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(sen
 
     again = subprocess.run(train_command(sentiment, killed, strategy=strategy), env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "pass --resume to continue it, or --overwrite" in again.stderr, again.stderr
+
+    # a resume that fails on bad input (the training file missing for now) keeps the checkpoint it was asked to continue
+    os.rename(sentiment["train"], tmp_path / "away.csv")
+    missing = subprocess.run([sys.executable, "-m", "transferkit", "train", "--resume", "--output", str(killed)], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "train.csv" in missing.stderr and missing.stderr.startswith("error: "), missing.stderr
+    assert checkpoint.exists(), "a failed resume deleted the checkpoint"
+    os.rename(tmp_path / "away.csv", sentiment["train"])
 
     resumed = subprocess.run(
         [sys.executable, "-m", "transferkit", "train", "--resume", "--output", str(killed)],

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import shutil
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -34,6 +36,8 @@ DEFAULT_STRATEGIES = {"classify": "tfidf,features,finetune,scratch", "ner": "fin
 BUDGET_UNITS = {"classify": "labels per class", "ner": "sentences", "qa": "questions", "lm": "documents"}
 SWEEP_FILE = "sweep.yaml"  # the sweep's options, in its folder
 REGISTRY_FILE = "runs.sqlite"
+SWEEP_NAMES = {SWEEP_FILE, REGISTRY_FILE, "runs", "data", "report.html", "report.md", "curve.png", "time.png", MARKER_FILE,
+               *(REGISTRY_FILE + side for side in ("-wal", "-shm", "-journal"))}  # what a sweep writes (the demo: data)
 
 
 @dataclass(frozen=True)
@@ -220,47 +224,65 @@ class SweepOutcome:
     summary: dict  # what the last report shows (`evaluation.sweep_report.write_report`)
 
 
-def start_sweep_folder(output: Path, description: str) -> None:
-    """Check the sweep's folder (a new folder, or one a sweep wrote), create it and describe the sweep in
-    its sweep.yaml, which marks it as a sweep's folder."""
-    _check_sweep_folder(output)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / SWEEP_FILE).write_text(description)
-
-
-def run_sweep(sweep: Sweep, executor, overwrite: bool = False) -> SweepOutcome:
-    """Train the sweep's cells that are not done yet and write its registry and report (in
-    a folder `start_sweep_folder` made). Holds the folder's lock throughout, so a second
-    driver on the same folder fails at once."""
+def run_sweep(sweep: Sweep, executor, overwrite: bool = False, description: str = "", prepare=None) -> SweepOutcome:
+    """Train the sweep's cells that are not done yet and write its registry and report.
+    Nothing is written before every check has passed: the executor is started (a Ray
+    cluster that does not answer is refused here), the folder's lock is taken (a second
+    driver fails at once, before touching anything), the folder is checked to be new or a
+    sweep's, and its finished cells to match the options asked now. Only then is the folder
+    marked as transferkit's, `description` written to its sweep.yaml and `prepare()` (the
+    demo's data files) called. A folder this call created is removed again if it refuses."""
     from transferkit.tracking.registry import Registry
 
     output = sweep.output
-    with output_lock(output):
+    _check_sweep_folder(output)  # before starting Ray: a refusal costs nothing
+    with executor.opened(), output_lock(output):
+        _check_sweep_folder(output)
+        created = not output.exists()
+        done = [cell for cell in sweep.cells if finished(Path(cell.config.output)) and not overwrite]
+        for cell in done:
+            check_finished(cell)
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+            (output / MARKER_FILE).write_text("written by transferkit: a learning-curve sweep's folder\n")
+            (output / SWEEP_FILE).write_text(description)
+            if prepare:
+                prepare()
+        except BaseException:
+            if created:
+                shutil.rmtree(output, ignore_errors=True)
+            raise
         registry = Registry(output / REGISTRY_FILE)
         clock = TimeLeft(executor)
-        todo = []
-        for cell in sweep.cells:
-            if finished(Path(cell.config.output)) and not overwrite:
-                check_finished(cell)
-                row = _record_finished(registry, sweep, cell)
-                clock.add(cell, row["seconds"] or row["train_seconds"])  # an older run knows only its training time
-            else:
-                todo.append(cell)
-        done = len(sweep.cells) - len(todo)
+        for cell in done:
+            row = _record_finished(registry, sweep, cell)
+            clock.add(cell, row["seconds"] or row["train_seconds"])  # an older run knows only its training time
+        todo = [cell for cell in sweep.cells if cell not in done]
         if done:
-            note(f"{done} of {len(sweep.cells)} cells already finished in {output / 'runs'}; training the other {len(todo)}")
+            note(f"{len(done)} of {len(sweep.cells)} cells already finished in {output / 'runs'}; training the other {len(todo)}")
         summary = _write_report(sweep, registry)
         summary = _run_cells(sweep, todo, executor, registry, clock) or summary
         return SweepOutcome(registry.rows(sweep=sweep.folder), summary)
 
 
+def is_sweep_folder(output: Path) -> bool:
+    """Whether a sweep wrote `output`: transferkit's marker beside its sweep.yaml. A folder
+    of an older transferkit (no marker) counts only when it holds nothing but what a sweep
+    writes, its registry included; a file named sweep.yaml alone is no proof (W&B sweeps
+    use that name)."""
+    if (output / MARKER_FILE).is_file():
+        return (output / SWEEP_FILE).is_file()
+    names = {entry.name for entry in output.iterdir()}
+    return {SWEEP_FILE, REGISTRY_FILE} <= names and names <= SWEEP_NAMES
+
+
 def _check_sweep_folder(output: Path) -> None:
-    """A sweep writes into a new folder, or one a sweep wrote (it has sweep.yaml), never
-    into a user's folder of other files."""
-    if output.exists() and not output.is_dir():
-        raise UserError(str(output), "is a file; give a folder for the sweep")
-    if output.is_dir() and any(output.iterdir()) and not (output / SWEEP_FILE).is_file():
-        raise UserError(str(output), f"holds other files and no {SWEEP_FILE}; give a new or empty folder for the sweep")
+    """A sweep writes into a new or empty folder, or one a sweep wrote, never into a
+    user's folder of other files (or another transferkit output)."""
+    if os.path.lexists(output) and (output.is_symlink() or not output.is_dir()):
+        raise UserError(str(output), "is a file or a link; give a folder for the sweep")
+    if output.is_dir() and any(output.iterdir()) and not is_sweep_folder(output):
+        raise UserError(str(output), "holds files that no transferkit sweep wrote; give a new or empty folder for the sweep")
 
 
 def _run_cells(sweep: Sweep, todo: list[Cell], executor, registry, clock: TimeLeft) -> dict | None:
@@ -328,17 +350,16 @@ def _write_report(sweep: Sweep, registry) -> dict:
 
 
 def curve(cfg: CurveConfig, given: frozenset[str] = frozenset()) -> list[dict]:
-    """`transferkit curve`: plan the cells, record the sweep's options in DIR/sweep.yaml,
-    run the cells not yet done on the chosen executor, and print the report's table."""
+    """`transferkit curve`: plan the cells, run the ones not yet done on the chosen executor
+    (the sweep's options recorded in DIR/sweep.yaml), and print the report's table."""
     from transferkit.evaluation.sweep_report import terminal_table
     from transferkit.experiments.executors import executor_for
     from transferkit.tasks import get_task
 
     cells = plan(cfg, given)
-    output = Path(cfg.output)
-    start_sweep_folder(output, yaml.safe_dump(cfg.absolute_paths().yaml_data(), sort_keys=False))
     executor = executor_for(cfg.executor, cfg.workers, cfg.ray_address)
     title = f"{cfg.task}, {Path(cfg.train).parent.name}/{Path(cfg.train).name}: test {get_task(cfg.task).primary_metric} by strategy and label budget"
-    outcome = run_sweep(Sweep(output, cells, title), executor, overwrite=cfg.overwrite)
+    description = yaml.safe_dump(cfg.absolute_paths().yaml_data(), sort_keys=False)
+    outcome = run_sweep(Sweep(Path(cfg.output), cells, title), executor, overwrite=cfg.overwrite, description=description)
     terminal_table(outcome.summary, title)
     return outcome.rows

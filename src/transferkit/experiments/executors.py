@@ -32,6 +32,8 @@ the cells on other machines, so:
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import logging
 import math
 import multiprocessing
@@ -41,8 +43,9 @@ import signal
 import socket
 import time
 from collections import deque
+from contextlib import contextmanager
 from multiprocessing.connection import wait
-from typing import Callable
+from typing import Callable, Iterator
 
 from transferkit.errors import Terminated, UserError
 
@@ -51,6 +54,7 @@ from transferkit.errors import Terminated, UserError
 # registry are, offline mode, the MLflow server.
 PASSED_ENV = ("TRANSFERKIT_HOME", "TRANSFERKIT_CACHE", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "MLFLOW_TRACKING_URI")
 STOP_SECONDS = 30.0  # how long a stopped cell may take to unwind before it is killed
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 CellFunction = Callable[[dict], dict]
 
@@ -82,6 +86,13 @@ class Executor:
     time-left estimate divides by)."""
 
     workers: int = 1
+
+    @contextmanager
+    def opened(self) -> Iterator[None]:
+        """Whatever the executor needs started (a Ray cluster joined), around a sweep: the
+        sweep writes nothing before this has succeeded, so an executor that cannot start
+        leaves no files behind."""
+        yield
 
     def map(self, fn: CellFunction, specs: list[dict], on_start: Callable[[dict], None],
             on_done: Callable[[dict, dict], None]) -> None:
@@ -148,7 +159,7 @@ class _Worker:
 
     def __init__(self, context, threads: int):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, threads), name="transferkit-cell")
+        self.process = context.Process(target=_serve, args=(child, threads, os.getpid()), name="transferkit-cell")
         self.process.start()
         child.close()  # so that the worker's death reads as the end of the pipe here
 
@@ -183,18 +194,34 @@ class _Worker:
         return f"the worker process running this cell died ({how})"
 
 
-def _serve(conn, threads: int) -> None:
+def _serve(conn, threads: int, driver: int) -> None:
     """A worker process: set its threads, then run each cell it is sent until an empty
     message, the end of the pipe (the driver is gone) or SIGTERM (a running cell unwinds
     from it as from Ctrl-C)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the terminal's every process: the driver decides
     signal.signal(signal.SIGTERM, _terminate)
+    die_with(driver)
     try:
         limit_threads(threads)
         while job := conn.recv_bytes():
             conn.send(_run_job(job))
     except (Terminated, EOFError, BrokenPipeError):
         pass
+
+
+def die_with(driver: int) -> None:
+    """Have the kernel kill this worker when its driver dies, however it dies (`kill -9`
+    too): a cell training on as an orphan would hold its run's lock, and the sweep started
+    again would record that cell as failed. SIGKILL, as a `kill -9` of the cell would be:
+    its last checkpoint stays, and the next start resumes from it. Linux's parent-death
+    signal; elsewhere the pipe's end stops the worker after its current cell."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() != driver:  # it died before the signal was asked for
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _run_job(job: bytes) -> dict:
@@ -245,16 +272,23 @@ class RayExecutor(Executor):
         self.cpus_per_cell = cpus_per_cell
         self.workers = self._fitting(os.cpu_count() or 1)  # a local instance's; a cluster's once connected
 
-    def map(self, fn, specs, on_start, on_done) -> None:
-        if not specs:
-            return
+    @contextmanager
+    def opened(self) -> Iterator[None]:
+        """Ray joined (or a local instance started) for as long as the block runs; ended
+        after it if this executor started it."""
         ray = _import_ray()
         owned = self._connect(ray)
         try:
-            self._run(ray, fn, specs, on_start, on_done)
+            yield
         finally:
             if owned:
                 ray.shutdown()
+
+    def map(self, fn, specs, on_start, on_done) -> None:
+        if not specs:
+            return
+        with self.opened():  # already open inside a sweep: then nothing is started or ended here
+            self._run(_import_ray(), fn, specs, on_start, on_done)
 
     def _connect(self, ray) -> bool:
         """Start or join Ray; True when this executor did (and so ends it)."""
@@ -263,6 +297,8 @@ class RayExecutor(Executor):
         address = self.address or os.environ.get("RAY_ADDRESS")
         if address:
             _check_reachable(address)
+            if address.startswith("ray://") and importlib.util.find_spec("grpc") is None:
+                raise UserError("--ray-address", f"{address} is a Ray Client address, which needs ray[client]; pip install 'transferkit[ray]'")
             try:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             except ConnectionError as e:

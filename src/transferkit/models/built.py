@@ -22,6 +22,11 @@ def publish_built(model, tokenizer, target: Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
+    return publish_directory(staging, target)
+
+
+def publish_directory(staging: Path, target: Path) -> Path:
+    """The finished directory `staging` renamed to `target`, readable by others sharing the cache."""
     apply_umask(staging)  # safetensors writes 0600: others sharing the cache could not read it
     target.parent.mkdir(parents=True, exist_ok=True)
     try:

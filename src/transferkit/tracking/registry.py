@@ -29,7 +29,7 @@ from typing import Iterable, Iterator
 import yaml
 
 from transferkit.config import test_sets
-from transferkit.errors import UserError
+from transferkit.errors import UserError, warn
 from transferkit.rundir import library_versions
 from transferkit.serving.run_files import damaged, read_json, require_file
 
@@ -120,7 +120,7 @@ class Registry:
         writer's lock up to BUSY_SECONDS. A read only reads (a registry one may not write
         lists too). A file that is not SQLite is the one-line error."""
         try:
-            with closing(sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)) as db:
+            with closing(self._connect(write)) as db:
                 if write and db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     db.execute("PRAGMA journal_mode=WAL")
                 db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -133,6 +133,14 @@ class Registry:
         except sqlite3.DatabaseError as e:
             what = "is not a transferkit run registry" if "not a database" in str(e) else "cannot be used as the run registry"
             raise UserError(str(self.path), f"{what} ({e}); give another --registry") from None
+
+    def _connect(self, write: bool) -> sqlite3.Connection:
+        """A connection; a read of a registry this process may not write (a read-only
+        folder or file) opens it immutable, since SQLite would otherwise try to create its
+        WAL side files there and fail, though listing needs no write."""
+        if write or (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)):
+            return sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+        return sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True, isolation_level=None)
 
     def put(self, record: dict) -> None:
         """Insert a row, or replace the row at its path."""
@@ -196,10 +204,16 @@ def _stored(name: str, value):
 
 
 def _decoded(row: tuple) -> dict:
+    """A row as a record; a JSON column damaged outside transferkit (an edit, a bad disk) is
+    read as missing, with a warning naming the run, so the other rows still list."""
     record = dict(zip(COLUMNS, row))
     for name in JSON_COLUMNS:
         if record[name] is not None:
-            record[name] = json.loads(record[name])
+            try:
+                record[name] = json.loads(record[name])
+            except (TypeError, ValueError):
+                warn(f"run {record['id']}", f"its {name} in the registry is not valid JSON (damaged); shown without it")
+                record[name] = None
     return record
 
 
