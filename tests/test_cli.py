@@ -434,3 +434,71 @@ def test_on_bad_row_skip_trains_on_a_messy_file_and_lists_what_it_skipped(cli, t
     assert metrics["data"] == {"skipped_rows": {"train": 3, "dev": 3}, "overlap_with_train": {"dev": 49}}
     assert metrics["train"]["labelled_examples"] == 49 and metrics["dev"]["examples"] == 49
     assert "on_bad_row: skip" in (run / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--max-new-tokens", "-1"], "'--max-new-tokens': -1 is not in the range x>=1"),
+    (["--max-new-tokens", "0"], "'--max-new-tokens': 0 is not in the range x>=1"),
+    (["--temperature", "0"], "'--temperature': 0.0 is not in the range x>0"),
+    (["--temperature", "-1"], "'--temperature': -1.0 is not in the range x>0"),
+    (["--temperature", "nan"], "'--temperature': nan is not a finite number"),
+    (["--temperature", "inf"], "'--temperature': inf is not a finite number"),
+    (["--top-p", "2"], "'--top-p': 2.0 is not in the range 0<x<=1"),
+    (["--top-p", "0"], "'--top-p': 0.0 is not in the range 0<x<=1"),
+    (["--top-p", "nan"], "'--top-p': nan is not a finite number"),
+    (["--top-k", "-5"], "'--top-k': -5 is not in the range x>=1"),
+    (["--seed", "-1"], "'--seed': -1 is not in the range 0<=x<=4294967295"),
+])
+def test_generate_options_out_of_range_are_refused_as_they_are_parsed(cli, tmp_path, args, expected):
+    status, out, err = cli("generate", tmp_path / "no-run", "the film is", *args)  # refused before the run is read
+    assert status == 2 and out == "" and err == f"error: Invalid value for {expected}. (see --help)\n"
+
+
+@pytest.mark.parametrize("args", [["predict", "RUN", "a film", "--abstain-below", "nan"], ["export", "RUN", "--format", "onnx", "-o", "OUT", "--min-agreement", "nan"]])
+def test_fractions_that_are_not_numbers_are_refused(cli, tmp_path, args):
+    """click.FloatRange(0, 1) lets nan through: every prediction would abstain, every export pass."""
+    status, _, err = cli(*[{"RUN": tmp_path / "run", "OUT": tmp_path / "out"}.get(a, a) for a in args])
+    assert status == 2 and err == f"error: Invalid value for '{args[-2]}': nan is not a finite number. (see --help)\n"
+
+
+@pytest.fixture(scope="module")
+def tfidf_run(sentiment, tmp_path_factory):
+    from transferkit import api
+    from transferkit.config import TrainConfig
+
+    run = tmp_path_factory.mktemp("tfidf") / "run"
+    api.train(TrainConfig(strategy="tfidf", train=str(sentiment["train"]), output=str(run)))
+    return run
+
+
+@pytest.mark.parametrize("args, where", [
+    (["predict", "RUN", "a fine film", "caf\udce9 great"], "argument 2"),
+    (["predict", "RUN", "caf\udce9", "--output", "OUT"], "argument 1"),
+    (["predict", "RUN", "--question", "who?", "--question", "caf\udce9?", "--context", "x"], "--question"),
+    (["predict", "RUN", "--question", "who?", "--context", "caf\udce9"], "--context"),
+    (["generate", "RUN", "caf\udce9 great"], "argument 1"),
+])
+def test_text_arguments_that_are_not_utf8_are_one_line_naming_the_argument(cli, tfidf_run, tmp_path, args, where):
+    """Python decodes command-line bytes that are not UTF-8 into lone surrogates ('\\xe9' → '\\udce9')."""
+    args = [{"RUN": tfidf_run, "OUT": tmp_path / "p.jsonl"}.get(a, a) for a in args]
+    status, out, err = cli(*args)
+    assert status == 2 and out == "" and err.startswith(f"error: {where}: not valid UTF-8 at character ") and err.count("\n") == 1, err
+    assert not (tmp_path / "p.jsonl").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_text_arguments_that_are_not_utf8_are_refused_in_a_real_process(tfidf_run, tmp_path):
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "transferkit", "predict", str(tfidf_run), b"caf\xe9 great", "--output", str(tmp_path / "p.jsonl")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "error: argument 1: not valid UTF-8 at character 4; give the text in UTF-8 (is the terminal set to UTF-8?)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_row_bad_with_the_whole_file_allowed_shows_the_first_problem(cli, tmp_path):
+    train = _write(tmp_path / "bad.csv", "text,label\n  ,positive\n\t,negative\n")
+    status, _, err = cli("train", "--strategy", "tfidf", "--train", train, "--output", tmp_path / "run", "--on-bad-row", "skip", "--max-bad-rows", "1")
+    assert status == 2 and err == f"error: {train}: all 2 of its rows are unusable (the first: 2: empty text in column 'text'; remove the row or fill it in); fix the file, or the options that read it\n"
+    assert not (tmp_path / "run").exists()

@@ -312,12 +312,14 @@ def predict(run_dir: str, texts: list[str] | None = None, input_path: str | None
 
 def generate(run_dir: str, prompts: list[str], device: str = "auto", **options) -> list[dict]:
     """Continuations of each prompt by a `--task lm` run (options: `max_new_tokens`,
-    `greedy`, `temperature`, `top_k`, `top_p`, `seed`)."""
+    `greedy`, `temperature`, `top_k`, `top_p`, `seed`). The prompts are checked as
+    `predict` checks an lm run's (an empty one is an error) before the model loads."""
     info = read_info(run_dir)
     if info["task"] != "lm":
         raise UserError(str(run_dir), f"a {info['task']} run cannot generate text; give a --task lm run")
-    predictor = open_run(run_dir, device).predictor
-    return [{"prompt": p, "generated": g} for p, g in zip(prompts, predictor.generate(prompts, **options))]
+    run = open_run(run_dir, device)
+    prompts = run.request(prompts).items
+    return [{"prompt": p, "generated": g} for p, g in zip(prompts, run.predictor.generate(prompts, **options))]
 
 
 def pretrain_word2vec(cfg) -> dict:

@@ -135,14 +135,41 @@ def evaluate(run_dir, data, language, slice_column, device, bf16, runtime, batch
     _print_json(api.evaluate(run_dir, data, device, bf16, language, runtime, batch_size, slice_column=slice_column))
 
 
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange, which lets nan through (every comparison with nan is false) and,
+    without an upper bound, inf: a number that is not finite is refused too."""
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number.", param, ctx)
+        return number
+
+
+def utf8_texts(ctx, param, value):
+    """The callback of every argument and option that takes texts: Python decodes command
+    line bytes that are not UTF-8 into lone surrogates ('caf\\xe9' becomes 'caf\\udce9'),
+    which tokenizers and the UTF-8 output cannot take. Refused here, naming the argument
+    (the Nth text of a positional one), before anything is read or written."""
+    for n, text in enumerate(value if isinstance(value, tuple) else (value,), start=1):
+        try:
+            (text or "").encode("utf-8")
+        except UnicodeEncodeError as e:
+            where = f"argument {n}" if isinstance(param, click.Argument) else param.opts[0]
+            raise UserError(where, f"not valid UTF-8 at character {e.start + 1}; give the text in UTF-8 (is the terminal set to UTF-8?)") from None
+    return value
+
+
 @app.command()
 @click.argument("run_dir")
-@click.argument("texts", nargs=-1)
+@click.argument("texts", nargs=-1, callback=utf8_texts)
 @click.option("--input", "input_path", help="Data file to predict: its text column (classify), CoNLL/JSONL tokens (ner), question + context records (qa); - reads standard input, one text (qa: question) per line.")
 @click.option("--output", "-o", "output_path", help="Write JSON lines here instead of standard output.")
-@click.option("--question", "questions", multiple=True, help="qa: a question about --context (repeatable; arguments count as questions too).")
-@click.option("--context", help="qa: the passage the questions are answered from.")
-@click.option("--abstain-below", type=click.FloatRange(0, 1), help="classify: write \"prediction\": null where the predicted label's probability is below this.")
+@click.option("--question", "questions", multiple=True, callback=utf8_texts, help="qa: a question about --context (repeatable; arguments count as questions too).")
+@click.option("--context", callback=utf8_texts, help="qa: the passage the questions are answered from.")
+@click.option("--abstain-below", type=FiniteFloatRange(0, 1), help="classify: write \"prediction\": null where the predicted label's probability is below this.")
 @click.option("--explain", is_flag=True, help="classify: add each token's attribution to the prediction (integrated gradients; tfidf and wordvec: their exact linear contributions).")
 @device_option
 @bf16_option
@@ -181,18 +208,22 @@ def _json_lines(records: list[dict]) -> str:
 @app.command()
 @click.argument("runs", nargs=-1, required=True, metavar="RUN [NAME=RUN]...")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; any other than loopback needs --api-key.")
-@click.option("--port", default=8000, show_default=True, help="Port to listen on (0: a free one, printed at start).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on (0: a free one, printed at start).")
 @click.option("--max-batch", default=64, show_default=True, help="Most texts gathered from concurrent requests into one forward pass (1: one request per pass).")
-@click.option("--max-wait-ms", default=5.0, show_default=True, help="How long the first waiting request waits for others to join its batch.")
+@click.option("--max-wait-ms", default=5.0, show_default=True, help="How long the first waiting request waits for others to join its batch (0 to 60000).")
 @click.option("--api-key", envvar="TRANSFERKIT_API_KEY", help="Key every request must send (header `Authorization: Bearer KEY` or `X-API-Key`); also from $TRANSFERKIT_API_KEY.")
+@click.option("--read-timeout", type=click.IntRange(1, 3600), default=10, show_default=True, help="Seconds a client has to send a whole request (headers and body) once connected or answered, else its connection is closed: stalled clients hold no connection for long. 10 s takes the largest body (1 MB) at 100 KB/s.")
+@click.option("--max-connections", type=click.IntRange(1), default=512, show_default=True, help="Most connections open at once; one more is answered 503 and closed. Keep it below the open-file limit (`ulimit -n`, often 1024).")
+@click.option("--shutdown-timeout", type=click.IntRange(0, 3600), default=10, show_default=True, help="On SIGTERM or Ctrl-C, seconds to finish the requests in flight; those left are cancelled and the server exits.")
 @device_option
 @runtime_option
-def serve(runs, host, port, max_batch, max_wait_ms, api_key, device, runtime):
+def serve(runs, host, port, max_batch, max_wait_ms, api_key, read_timeout, max_connections, shutdown_timeout, device, runtime):
     """Serve runs over HTTP: POST /predict ({"texts": [...]}), GET /health, GET /metadata,
     OpenAPI docs at /docs. Several runs: `serve a=RUN1 b=RUN2`, POST /models/a/predict."""
     from transferkit.serving.server import serve as run_server
 
-    run_server(list(runs), host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, api_key=api_key, device=device, runtime=runtime)
+    run_server(list(runs), host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, api_key=api_key, device=device, runtime=runtime,
+               read_timeout=read_timeout, max_connections=max_connections, shutdown_timeout=shutdown_timeout)
 
 
 @app.command()
@@ -202,7 +233,7 @@ def serve(runs, host, port, max_batch, max_wait_ms, api_key, device, runtime):
 @click.option("--output", "-o", required=True, help="Folder for the export: a run directory that predict, evaluate and serve read.")
 @click.option("--overwrite", is_flag=True, help="Replace an earlier export in --output.")
 @click.option("--data", help="Labelled or unlabelled file (the run's format) to check the export on; default: the run's test, dev or training file.")
-@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="Refuse the export when its predictions agree with the PyTorch model's on less than this share of the check's examples (ner: words; qa: answers).")
+@click.option("--min-agreement", type=FiniteFloatRange(0, 1), default=0.9, show_default=True, help="Refuse the export when its predictions agree with the PyTorch model's on less than this share of the check's examples (ner: words; qa: answers).")
 def export(run_dir, export_format, quantize, output, overwrite, data, min_agreement):
     """Export a run's model (classify, ner, qa) to ONNX, checked against the PyTorch model
     on a sample: the largest logit difference and the prediction agreement go to export.json."""
@@ -213,13 +244,13 @@ def export(run_dir, export_format, quantize, output, overwrite, data, min_agreem
 
 @app.command()
 @click.argument("run_dir")
-@click.argument("prompts", nargs=-1, required=True)
-@click.option("--max-new-tokens", default=50, show_default=True, help="Tokens to generate after each prompt.")
+@click.argument("prompts", nargs=-1, required=True, callback=utf8_texts)
+@click.option("--max-new-tokens", type=click.IntRange(1), default=50, show_default=True, help="Tokens to generate after each prompt (with the prompt's, at most the model's token positions).")
 @click.option("--greedy", is_flag=True, help="Always take the most probable token (no sampling).")
-@click.option("--temperature", default=0.8, show_default=True, help="Sampling temperature.")
-@click.option("--top-k", default=50, show_default=True, help="Sample among the k most probable tokens.")
-@click.option("--top-p", default=0.95, show_default=True, help="Sample among the most probable tokens whose probabilities add up to p.")
-@click.option("--seed", default=0, show_default=True, help="Random seed of the sampling.")
+@click.option("--temperature", type=FiniteFloatRange(0, min_open=True), default=0.8, show_default=True, help="Sampling temperature, more than 0 (for the most probable token always: --greedy).")
+@click.option("--top-k", type=click.IntRange(1), default=50, show_default=True, help="Sample among the k most probable tokens.")
+@click.option("--top-p", type=FiniteFloatRange(0, 1, min_open=True), default=0.95, show_default=True, help="Sample among the most probable tokens whose probabilities add up to p (more than 0, at most 1).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Random seed of the sampling (0 to 2**32 - 1, numpy's seed range, as train's).")
 @device_option
 def generate(run_dir, prompts, **options):
     """Continue each prompt with a `--task lm` run's model; prints the prompt and its

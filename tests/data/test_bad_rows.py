@@ -34,7 +34,7 @@ def test_error_policy_raises_and_skip_records_line_or_place():
     ]
 
 
-def test_more_bad_rows_than_the_fraction_or_all_of_them_is_an_error():
+def test_more_bad_rows_than_the_fraction_is_an_error():
     bad = skip(0.25)
     for line in (2, 3):
         bad.skip(UserError(f"a.csv:{line}", "empty text"), "a.csv")
@@ -43,8 +43,16 @@ def test_more_bad_rows_than_the_fraction_or_all_of_them_is_an_error():
         bad.check("a.csv", 5)  # 2 of 7
     message = str(e.value)
     assert message.startswith("a.csv: 2 of its 7 rows") and "--max-bad-rows 0.25" in message and "2: empty text" in message
-    with pytest.raises(UserError, match="2 of its 2 rows"):
-        BadRows("skip", 1.0, list(bad.skipped)).check("a.csv", 0)
+
+
+def test_every_row_bad_shows_the_first_problem_not_a_higher_max_bad_rows():
+    """--max-bad-rows 1 already allows the whole file: raising it cannot help."""
+    bad = BadRows("skip", 1.0)
+    for line in (2, 3):
+        bad.skip(UserError(f"a.csv:{line}", "empty text in column 'text'"), "a.csv")
+    with pytest.raises(UserError) as e:
+        bad.check("a.csv", 0)
+    assert str(e.value) == "a.csv: all 2 of its rows are unusable (the first: 2: empty text in column 'text'); fix the file, or the options that read it"
 
 
 MESSY_CSV = "text,label\ngood one,pos\n  ,neg\nbad one,neg\ntoo,many,fields\n".encode() + "caf\xe9,pos\n".encode("latin-1") + b"fine,neg\n"

@@ -67,6 +67,7 @@ def test_whole_word_masking_masks_every_piece_of_a_word():
 
 BAD = {
     "no text column": ("review\nnice film\n", [], "c.csv:1: no column 'text'"),
+    "documents without tokens": ("text\n\u200b\u200b\n\x07\n\u200b\n", [], "c.csv: the corpus holds no tokens"),  # not the loss's nan, blamed on --lr
     "--max-length above the positions": ("text\nnice film\n", ["--max-length", "1024"], "--max-length: 1024 is more than the model's 512 token positions"),
     "--max-length below the special tokens": ("text\nnice film\n", ["--max-length", "1"], "--max-length: 1 leaves no room for the text"),
     "--lr nan": ("text\nnice film\n", ["--lr", "nan"], "--lr: must be a finite number greater than 0, got nan"),

@@ -3,12 +3,13 @@ server tests run it on real models)."""
 
 from __future__ import annotations
 
+import math
 import threading
 
 import pytest
 
 from transferkit.errors import UserError
-from transferkit.serving.batcher import Batcher
+from transferkit.serving.batcher import MAX_WAIT_MS, Batcher
 
 
 class FakeModel:
@@ -137,3 +138,22 @@ def test_a_cancelled_request_is_skipped():
     finally:
         batcher.close()
     assert model.batches == [["first"], ["kept"]]
+
+
+@pytest.mark.parametrize("max_batch, max_wait_ms", [(0, 5), (4, -1), (4, math.inf), (4, math.nan), (4, 1e300), (4, MAX_WAIT_MS + 1)])
+def test_settings_the_worker_cannot_follow_are_refused(max_batch, max_wait_ms):
+    """inf (or 1e300) ms overflowed the worker's queue.get: it died, and every request
+    waited forever. Such settings are refused before any worker starts."""
+    before = threading.active_count()
+    with pytest.raises(ValueError, match=f"max_batch must be 1 or more and max_wait_ms from 0 to {MAX_WAIT_MS}"):
+        Batcher(FakeModel(), max_batch, max_wait_ms)
+    assert threading.active_count() == before
+
+
+def test_the_longest_wait_allowed_still_answers():
+    batcher = Batcher(FakeModel(), max_batch=2, max_wait_ms=MAX_WAIT_MS)
+    try:
+        futures = [batcher.submit([text]) for text in "ab"]  # a full batch runs without waiting out the minute
+        assert [f.result(10)[0]["text"] for f in futures] == ["a", "b"]
+    finally:
+        batcher.close()

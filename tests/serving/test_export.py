@@ -4,6 +4,7 @@ atomically, and predict / evaluate read it on onnxruntime with the same records.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -114,3 +115,31 @@ def test_export_refusals(classify_run, classify_export, sentiment, tmp_path, cli
     assert status == 2 and "export it first" in err
     status, _, err = cli("predict", classify_export, "--runtime", "torch", "text")
     assert status == 2 and "is an ONNX export" in err
+    status, _, err = cli("predict", tmp_path / "tfidf", "--runtime", "onnx", "text")  # not "export it first": it cannot be
+    assert status == 2 and err == f"error: {tmp_path / 'tfidf'}: a classify tfidf run has no transformers head to export, so --runtime onnx does not apply to it; give --runtime auto (or torch)\n"
+
+
+def test_export_of_an_export_or_of_weights_predict_refuses_is_one_line(classify_run, classify_export, tmp_path, cli):
+    import torch
+    from safetensors.torch import load_file
+
+    status, out, err = cli("export", classify_export, "--format", "onnx", "--output", tmp_path / "again")
+    assert (status, out) == (2, "") and err == f"error: {classify_export}: is already an ONNX export; export the run it was exported from (its export.json names it as \"source\")\n"
+    run = tmp_path / "bin-run"
+    shutil.copytree(classify_run, run)
+    torch.save(load_file(run / "model" / "model.safetensors"), run / "model" / "pytorch_model.bin")
+    (run / "model" / "model.safetensors").unlink()
+    _, _, predicted = cli("predict", run, "a fine film")
+    status, out, err = cli("export", run, "--format", "onnx", "--output", tmp_path / "x")
+    assert (status, out) == (2, "") and err == predicted and err.startswith(f"error: {run / 'model' / 'model.safetensors'}: missing;") and err.count("\n") == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".x", "x", ".again", "again"))]
+
+
+def test_messages_name_what_is_missing_or_does_not_apply(classify_run, classify_export, tmp_path, cli):
+    status, _, err = cli("export", classify_run, "--format", "onnx", "--output", tmp_path / "x", "--data", tmp_path / "nope.csv")
+    assert status == 2 and err.startswith(f"error: {tmp_path / 'nope.csv'}: ") and "not found" in err and not (tmp_path / "x").exists()
+    export = tmp_path / "export"
+    shutil.copytree(classify_export, export)
+    (export / "model" / "model.onnx").unlink()
+    status, _, err = cli("predict", export, "a fine film")
+    assert status == 2 and err.startswith(f"error: {export / 'model' / 'model.onnx'}: missing; the run directory is damaged"), err

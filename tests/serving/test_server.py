@@ -1,11 +1,15 @@
 """`transferkit serve`, run for real: a server subprocess on a free loopback port, called
 over HTTP. Its answers must be `api.predict`'s for the same texts, alone or batched with
 concurrent requests; bad requests get their 4xx without harming the server; a key guards
-it; SIGTERM answers what is in flight, then exits 0."""
+it; SIGTERM answers what is in flight, then exits 0; clients that stall are closed after
+the read timeout, the connections are capped, and a stop takes at most the shutdown
+timeout. Raw sockets talk to 127.0.0.1 only."""
 
 from __future__ import annotations
 
+import json
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -14,6 +18,7 @@ import httpx
 import pytest
 
 from transferkit import api
+from transferkit.config import TrainConfig
 from transferkit.serving.launch import ServerProcess
 from transferkit.serving.server import MAX_BODY_BYTES, MAX_TEXT_CHARS, MAX_TEXTS
 
@@ -92,6 +97,8 @@ BAD_REQUESTS = {
     "unknown field": ({"sentences": ["a"]}, 422, "sentences: Extra inputs are not permitted"),
     "not an object": (["a"], 422, "body"),
     "empty text": ({"texts": ["fine", "  "]}, 422, "text 2: empty text"),
+    "a lone high surrogate": (b'{"texts": ["fine", "good \\ud800"]}', 422, "text 2: character 6 is \\ud800, half of a UTF-16 surrogate pair"),
+    "a lone low surrogate": (b'{"text": "\\udc80 bad"}', 422, "text 1: character 1 is \\udc80, half of a UTF-16 surrogate pair"),
     "too many texts": ({"texts": ["a"] * (MAX_TEXTS + 1)}, 413, f"the limit is {MAX_TEXTS}"),
     "text too long": ({"texts": ["a" * (MAX_TEXT_CHARS + 1)]}, 413, f"the limit is {MAX_TEXT_CHARS}"),
     "body too large": ({"texts": ["word " * 3000] * (MAX_BODY_BYTES // 15000 + 1)}, 413, "request body is over"),
@@ -178,6 +185,9 @@ def test_named_runs_answer_as_api_predict(named_server, ner_run, qa_run):
         assert same(one, [{**answered[1], "id": "0"}])
         no_context = client.post("/models/qa/predict", json={"items": [items[0], {"question": "Who?", "context": " "}]})
         assert no_context.status_code == 422 and no_context.json() == {"error": "item 2: needs a non-empty 'context' (text)"}
+        lone = client.post("/models/qa/predict", content=b'{"items": [{"question": "Who?", "context": "Tom \\udfff"}]}',
+                           headers={"content-type": "application/json"})
+        assert lone.status_code == 422 and lone.json()["error"].startswith("item 1, context: character 5 is \\udfff, half of")
         assert client.get("/models/qa/metadata").json()["task"] == "qa"
         assert client.post("/predict", json={"texts": texts}).status_code == 404  # several runs: each under its name
 
@@ -222,3 +232,164 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_0(classify_run, expec
         server.stop()
     assert all(same(answers[i].json(), expected_for(expected, [TEXTS[i]])) for i in range(3))
     assert "error" not in log.read_text().lower() and "Traceback" not in log.read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--port", "70000"], "Invalid value for '--port': 70000 is not in the range 0<=x<=65535"),
+    (["--max-batch", "0"], "--max-batch: must be at least 1, got 0"),
+    (["--max-wait-ms", "inf"], "--max-wait-ms: must be a number of milliseconds from 0 to 60000, got inf"),
+    (["--max-wait-ms", "nan"], "--max-wait-ms: must be a number of milliseconds from 0 to 60000, got nan"),
+    (["--max-wait-ms", "-1"], "--max-wait-ms: must be a number of milliseconds from 0 to 60000, got -1.0"),
+    (["--read-timeout", "0"], "Invalid value for '--read-timeout': 0 is not in the range 1<=x<=3600"),
+    (["--max-connections", "0"], "Invalid value for '--max-connections': 0 is not in the range x>=1"),
+    (["--shutdown-timeout", "-1"], "Invalid value for '--shutdown-timeout': -1 is not in the range 0<=x<=3600"),
+])
+def test_bad_serve_options_are_refused_before_anything_starts(cli, tmp_path, args, message):
+    """Port 70000 was served as 4464, and --max-wait-ms inf killed the batching thread (every
+    request hung). The run does not exist: an option let through fails on it instead."""
+    status, out, err = cli("serve", tmp_path / "no-run", *args)
+    assert status == 2 and out == ""
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+READ_TIMEOUT = 2  # seconds: the guarded server's --read-timeout
+MAX_CONNECTIONS = 48
+
+
+@pytest.fixture(scope="module")
+def tfidf_run(sentiment, tmp_path_factory) -> Path:
+    """A tfidf run (quick to train and load) in a folder whose name holds `=`, as a sweep names its runs."""
+    run = tmp_path_factory.mktemp("runs") / "lr=0.1"
+    api.train(TrainConfig(task="classify", strategy="tfidf", train=str(sentiment["train"]), output=str(run)).only_applicable())
+    return run
+
+
+@pytest.fixture(scope="module")
+def guarded(tfidf_run, tmp_path_factory):
+    """The tfidf run behind an API key, with a short read timeout and few connections."""
+    log = tmp_path_factory.mktemp("serve-guarded") / "stderr.txt"
+    started = Server([tfidf_run, "--api-key", KEY, "--read-timeout", READ_TIMEOUT, "--max-connections", MAX_CONNECTIONS], log,
+                     tmp_path_factory.getbasetemp() / "cache")
+    yield started
+    assert started.stop() == 0
+    assert "Traceback" not in log.read_text()
+
+
+def connected(url: str) -> socket.socket:
+    address = httpx.URL(url)
+    return socket.create_connection((address.host, address.port), timeout=30)
+
+
+def read_until_closed(connection: socket.socket, deadline: float) -> bytes:
+    """All the server sends until it closes the connection; fails (socket timeout) if it is
+    still open at `deadline` (time.monotonic)."""
+    received = b""
+    while True:
+        connection.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = connection.recv(65536)
+        if not chunk:
+            connection.close()
+            return received
+        received += chunk
+
+
+def test_a_run_whose_folder_holds_an_equals_sign_is_one_run(guarded, tfidf_run):
+    """`serve runs/lr=0.1` was refused as a NAME=RUN argument."""
+    answered = httpx.post(guarded.url + "/predict", json={"texts": TEXTS[:2]}, headers={"X-API-Key": KEY}, timeout=60)
+    assert answered.status_code == 200 and same(answered.json(), api.predict(str(tfidf_run), texts=TEXTS[:2]))
+
+
+def test_lone_surrogates_are_refused_on_a_tfidf_run_and_pairs_predicted(guarded):
+    headers = {"X-API-Key": KEY, "content-type": "application/json"}
+    for escaped in (b"\\ud800", b"\\udc80"):
+        refused = httpx.post(guarded.url + "/predict", content=b'{"texts": ["good", "good %s film"]}' % escaped, headers=headers)
+        assert refused.status_code == 422
+        assert refused.json()["error"].startswith(f"text 2: character 6 is {escaped.decode()}, half of a UTF-16 surrogate pair")
+    paired = httpx.post(guarded.url + "/predict", content=b'{"texts": ["good \\ud83d\\ude00 film"]}', headers=headers, timeout=60)
+    assert paired.status_code == 200 and paired.json()[0]["text"] == "good \U0001f600 film"
+
+
+def test_clients_stalled_in_their_headers_are_closed_after_the_read_timeout(guarded):
+    """Slowloris: 40 clients send half their headers (the API key among the missing half).
+    Each connection is closed, with no response, within a few read timeouts, and the server
+    answers others meanwhile."""
+    clients = [connected(guarded.url) for _ in range(40)]
+    for client in clients:
+        client.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: applic")
+    deadline = time.monotonic() + 4 * READ_TIMEOUT
+    assert httpx.get(guarded.url + "/health").status_code == 200
+    assert [read_until_closed(client, deadline) for client in clients] == [b""] * 40
+
+
+def test_a_client_stalled_mid_body_is_closed_after_the_read_timeout(guarded):
+    """Its headers (and key) are in and the app waits for its body (the server said
+    100 Continue), which never comes whole."""
+    client = connected(guarded.url)
+    client.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + KEY.encode() + b"\r\n"
+                   b"Content-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+    deadline = time.monotonic() + 4 * READ_TIMEOUT
+    assert client.recv(1024).startswith(b"HTTP/1.1 100 ")
+    client.sendall(b'{"texts": ["a stalled')
+    assert read_until_closed(client, deadline) == b""
+    assert httpx.get(guarded.url + "/health").status_code == 200
+
+
+def test_a_connection_over_the_cap_is_answered_503_and_closed(guarded):
+    """MAX_CONNECTIONS + 1 idle connections: those the cap holds stay open until the read
+    timeout closes them; the one over it is answered 503 at once. Then others are served."""
+    clients = [connected(guarded.url) for _ in range(MAX_CONNECTIONS + 1)]
+    deadline = time.monotonic() + 4 * READ_TIMEOUT
+    answers = [read_until_closed(client, deadline) for client in clients]
+    refused = [answer for answer in answers if answer]
+    assert refused and len(answers) - len(refused) <= MAX_CONNECTIONS
+    for answer in refused:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503 ") and b"connection: close" in head
+        assert json.loads(body) == {"error": f"the server holds its most connections ({MAX_CONNECTIONS}); try again shortly"}
+    assert httpx.get(guarded.url + "/health").status_code == 200
+
+
+def test_sigterm_exits_within_the_shutdown_timeout_with_a_client_stalled_mid_body(tfidf_run, tmp_path_factory):
+    """A client stalled mid-body kept a stopping server alive (no read timeout here: 600 s).
+    It is cut off after --shutdown-timeout, and the server exits 0 without a traceback."""
+    shutdown_timeout = 2
+    log = tmp_path_factory.mktemp("serve-stalled") / "stderr.txt"
+    server = Server([tfidf_run, "--read-timeout", 600, "--shutdown-timeout", shutdown_timeout], log, tmp_path_factory.getbasetemp() / "cache")
+    try:
+        client = connected(server.url)
+        client.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+        assert client.recv(1024).startswith(b"HTTP/1.1 100 ")  # the app waits for the body
+        client.sendall(b'{"texts": ["a stalled')
+        stopped = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(60) == 0
+        assert time.monotonic() - stopped < shutdown_timeout + 10
+        assert read_until_closed(client, time.monotonic() + 10) == b""
+    finally:
+        server.stop()
+    assert "Traceback" not in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def lm_run(tiny_llama, review_corpus, tmp_path_factory) -> Path:
+    """A causal LM run of two steps: enough to serve."""
+    run = tmp_path_factory.mktemp("lm_run") / "run"
+    api.train(TrainConfig(task="lm", model=str(tiny_llama), train=str(review_corpus), output=str(run), max_length=32, batch_size=8,
+                          max_steps=2).only_applicable())
+    return run
+
+
+def test_an_lm_run_refuses_an_empty_prompt(lm_run, tmp_path_factory):
+    """Generation from an empty prompt failed: a 500. The lm task refuses a blank prompt,
+    so it is the request's 422."""
+    log = tmp_path_factory.mktemp("serve-lm") / "stderr.txt"
+    server = Server([lm_run], log, tmp_path_factory.getbasetemp() / "cache")
+    try:
+        for blank in ("", "  "):
+            empty = httpx.post(server.url + "/predict", json={"texts": ["the film is", blank]}, timeout=60)
+            assert empty.status_code == 422 and empty.json()["error"].startswith("prompt 2: empty prompt")
+        answered = httpx.post(server.url + "/predict", json={"text": "the film is"}, timeout=120)
+        assert answered.status_code == 200 and answered.json()[0]["text"] == "the film is" and "generated" in answered.json()[0]
+    finally:
+        assert server.stop() == 0

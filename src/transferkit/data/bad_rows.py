@@ -64,10 +64,13 @@ class BadRows:
 
     def check(self, path: str, kept: int) -> None:
         """A one-line error when the rows skipped in `path` are more than `max_fraction` of
-        its rows (`kept` + skipped), or all of them."""
+        its rows (`kept` + skipped), or all of them (which no --max-bad-rows allows, so
+        the message shows the first row's problem instead of advising a higher one)."""
         skipped = self.count(path)
         total = kept + skipped
-        if skipped and (skipped > self.max_fraction * total or not kept):
+        if skipped and not kept:
+            raise UserError(path, f"all {total} of its rows are unusable (the first: {self._first(path)}); fix the file, or the options that read it")
+        if skipped > self.max_fraction * total:
             raise UserError(
                 path,
                 f"{skipped} of its {total} rows cannot be used (skipped with --on-bad-row skip), more than "

@@ -57,6 +57,14 @@ def sequences(tokenizer, documents: list[str], max_length: int, whole_word_mask:
     return [{k: encoded[k][i] for k in keys} for i in range(len(encoded["input_ids"]))]
 
 
+def require_tokens(items: list[dict], where: str) -> None:
+    """Documents in which the tokenizer finds nothing (only control or zero-width
+    characters) are sequences of special tokens alone: nothing to mask, so a nan loss
+    that the training loop would blame on the learning rate."""
+    if not any(0 in item["special_tokens_mask"] for item in items):
+        raise UserError(where, "the corpus holds no tokens: the model's tokenizer finds nothing in its documents (only characters it drops, such as control or zero-width ones); give a corpus of text")
+
+
 class MaskingCollator:
     """transformers' masked-LM collator, with the word offsets that whole-word masking
     reads padded here (the tokenizer's `pad` does not pad them)."""
@@ -121,9 +129,12 @@ def train(cfg: MaskedLMConfig, run=None) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         if tokenizer.mask_token is None:
             raise UserError("--model", f"{cfg.model!r} has no mask token: it is not a masked-LM encoder")
-        model, head, extras = load_masked_lm(model_path)
         train_items = sequences(tokenizer, train_documents, cfg.max_length, cfg.whole_word_mask)
         eval_items = sequences(tokenizer, eval_documents, cfg.max_length, cfg.whole_word_mask)
+        require_tokens(train_items, ", ".join(cfg.corpus))
+        if cfg.eval_corpus:
+            require_tokens(eval_items, cfg.eval_corpus)
+        model, head, extras = load_masked_lm(model_path)
 
         before = held_out_loss(model, tokenizer, eval_items, cfg)
         settings = LoopSettings(

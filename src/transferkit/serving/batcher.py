@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 _STOP = object()  # queued by `close`: the worker answers what came before it, then ends
+MAX_WAIT_MS = 60_000  # a longer wait only delays answers; `inf` or 1e300 overflow the worker's queue.get and end it
 
 
 @dataclass
@@ -37,6 +38,10 @@ class Batcher:
     each request gets its slice, with `id`s renumbered from "0" as if it had run alone."""
 
     def __init__(self, predict: Callable[[list], list[dict]], max_batch: int = 64, max_wait_ms: float = 5.0):
+        """Refuses settings the worker cannot follow: had it died of one, every request
+        would wait for an answer forever."""
+        if max_batch < 1 or not 0 <= max_wait_ms <= MAX_WAIT_MS:  # the second also for nan
+            raise ValueError(f"max_batch must be 1 or more and max_wait_ms from 0 to {MAX_WAIT_MS}, got {max_batch} and {max_wait_ms}")
         self.predict, self.max_batch, self.max_wait = predict, max_batch, max_wait_ms / 1000
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()

@@ -28,7 +28,7 @@ from transferkit.errors import UserError
 from transferkit.progress import status
 from transferkit.rundir import staged_run_dir
 from transferkit.serving.onnx_runtime import MODEL_FILE
-from transferkit.serving.predictor import INFO_FILE, read_info
+from transferkit.serving.predictor import EXPORT_FILE, INFO_FILE, is_export, read_info
 
 OUTPUTS = {"classify": ("logits",), "ner": ("logits",), "qa": ("start_logits", "end_logits")}
 # what the check compares per task, on the first SAMPLE examples of a split: (predictions, what one counts)
@@ -48,15 +48,18 @@ def export_onnx(run_dir: str, output: str, quantize: str = "none", overwrite: bo
     check on (default: the run's test file, else its dev or training file); an agreement
     with the PyTorch model below `min_agreement` there refuses the export."""
     from transferkit.api import run_config
-    from transferkit.strategies import get_strategy
+    from transferkit.serving.run_files import check_transformers_dir
     from transferkit.tasks import get_task
 
     info = read_info(run_dir)
-    if info["task"] not in OUTPUTS or (info["task"] == "classify" and get_strategy(info["strategy"]).linear_head):
-        raise UserError(str(run_dir), f"a {info['task']} {info['strategy']} run has no transformers head to export; ONNX export takes classify, ner and qa runs of finetune or scratch (and ner features)")
+    source = Path(run_dir)
+    if is_export(source / "model"):
+        raise UserError(str(run_dir), f"is already an ONNX export; export the run it was exported from (its {EXPORT_FILE} names it as \"source\")")
+    if why := not_exportable(info):
+        raise UserError(str(run_dir), f"{why}; ONNX export takes classify, ner and qa runs of finetune or scratch (and ner features)")
+    check_transformers_dir(source / "model")  # damaged or foreign weights: the one line `predict` gives
     task, cfg = get_task(info["task"]), run_config(run_dir)
     sample = _sample(task, cfg, data, run_dir)
-    source = Path(run_dir)
     started = time.perf_counter()
     with staged_run_dir(Path(output), overwrite, inputs=[run_dir, data]) as staging:
         model_dir = staging / "model"
@@ -88,17 +91,28 @@ def export_onnx(run_dir: str, output: str, quantize: str = "none", overwrite: bo
         }
         if check["agreement"] < min_agreement:
             raise UserError(str(run_dir), f"the ONNX export agrees with the PyTorch model on only {check['agreement']:.1%} of {check['unit']} (largest logit difference {check['max_logit_difference']:.3g}); nothing was written" + ("; try without --quantize, or lower --min-agreement" if quantize != "none" else ""))
-        (staging / "export.json").write_text(json.dumps(report, indent=2))
+        (staging / EXPORT_FILE).write_text(json.dumps(report, indent=2))
     return {**report, "output": str(output)}
 
 
+def not_exportable(info: dict) -> str | None:
+    """Why a run (its transferkit.json) has no ONNX export, or None when it can have one:
+    only a transformers model with a classify, ner or qa head is a graph to export."""
+    from transferkit.strategies import get_strategy
+
+    if info["task"] not in OUTPUTS or (info["task"] == "classify" and get_strategy(info["strategy"]).linear_head):
+        return f"a {info['task']} {info['strategy']} run has no transformers head to export"
+    return None
+
+
 def _sample(task, cfg, data: str | None, run_dir: str):
-    """The first `SAMPLE` examples of `data`, or of the run's own test, dev or training
-    file (whichever is still there)."""
+    """The first `SAMPLE` examples of `data` (read as given: a missing one is named), or
+    of the run's own test, dev or training file (whichever is still there)."""
     from transferkit.config import test_sets
 
-    candidates = [data] if data else [path for _, path in test_sets(cfg.test or [])] + [cfg.dev, cfg.train]
-    for path in candidates:
+    if data:
+        return task.read_test(data, cfg, None)
+    for path in [path for _, path in test_sets(cfg.test or [])] + [cfg.dev, cfg.train]:
         if path and Path(path).is_file():
             return task.read_test(path, cfg, None)
     raise UserError(str(run_dir), "none of the run's data files is here to check the export on; give one with --data FILE")

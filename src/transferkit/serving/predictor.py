@@ -19,6 +19,7 @@ from transferkit.errors import UserError
 from transferkit.serving.run_files import damaged, read_json, safetensors_shapes
 
 INFO_FILE = "transferkit.json"
+EXPORT_FILE = "export.json"  # in an export's run directory: how it was made (`serving/export.py`)
 INTEGER, NUMBER, TEXT = (int,), (int, float), (str,)
 # the settings each task's predictor reads, with their types (None: may be null)
 SETTINGS = {
@@ -118,18 +119,31 @@ def load_predictor(model_dir: Path, runtime: str = "auto", device: str = "auto",
     info = _checked_info(model_dir / INFO_FILE)
     check_head(model_dir, info)
     task, strategy = get_task(info["task"]), get_strategy(info["strategy"])
-    predictor = strategy.load_predictor(task, model_dir, info, create_runtime(model_dir, runtime, device, bf16, batch_size))
+    predictor = strategy.load_predictor(task, model_dir, info, create_runtime(model_dir, info, runtime, device, bf16, batch_size))
     return task.calibrated(predictor, info)
 
 
-def create_runtime(model_dir: Path, runtime: str = "auto", device: str = "auto", bf16: bool = False, batch_size: int | None = None):
-    """The runtime that runs `model_dir`'s model: the ONNX one imports no torch, so an
-    exported model starts in a fraction of the time."""
+def is_export(model_dir: Path) -> bool:
+    """Whether `model_dir` is an export's: it holds the graph, or its run directory holds
+    export.json (so an export that lost its graph is reported as missing that, not the
+    torch weights it never had)."""
+    from transferkit.serving.onnx_runtime import MODEL_FILE
+
+    return (model_dir / MODEL_FILE).is_file() or (model_dir.parent / EXPORT_FILE).is_file()
+
+
+def create_runtime(model_dir: Path, info: dict, runtime: str = "auto", device: str = "auto", bf16: bool = False, batch_size: int | None = None):
+    """The runtime that runs `model_dir`'s model (`info`: its transferkit.json): the ONNX
+    one imports no torch, so an exported model starts in a fraction of the time."""
     from transferkit.serving.onnx_runtime import MODEL_FILE, OnnxRuntime
 
-    exported = (model_dir / MODEL_FILE).is_file()
+    exported = is_export(model_dir)
     if runtime == "onnx" or (runtime == "auto" and exported):
         if not exported:
+            from transferkit.serving.export import not_exportable
+
+            if why := not_exportable(info):
+                raise UserError(str(model_dir.parent), f"{why}, so --runtime onnx does not apply to it; give --runtime auto (or torch)")
             raise UserError(str(model_dir.parent), f"has no ONNX model ({MODEL_FILE}); export it first: transferkit export {model_dir.parent} --format onnx --output DIR")
         return OnnxRuntime.create(batch_size)
     if exported:

@@ -5,7 +5,9 @@ Each run is loaded once (`api.open_run`, as `predict` loads it) and answers
 concurrent requests share forward passes through a `Batcher`. Input is checked on arrival,
 so a bad request gets its own 4xx (`{"error": "..."}`) and never fails the requests it
 would have been batched with. Loopback is the default address; any other needs an API
-key, compared in constant time and never echoed.
+key, compared in constant time and never echoed. A client that has not sent its whole
+request within the read timeout is cut off, open connections are capped, and a stop waits
+for the requests in flight for at most the shutdown timeout (`guarded_protocol`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import ctypes
 import hmac
 import ipaddress
+import json
 import re
 import signal
 import socket
@@ -30,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from transferkit.errors import UserError
-from transferkit.serving.batcher import Batcher
+from transferkit.serving.batcher import MAX_WAIT_MS, Batcher
 
 MAX_BODY_BYTES = 1_000_000  # a request body larger is refused (413) before it is read whole
 MAX_TEXTS = 256  # texts (qa: question + context items) in one request
@@ -39,6 +42,7 @@ OPEN_PATHS = ("/health",)  # answered without the API key (a load balancer's pro
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 RUNTIMES = {"Runtime": "torch", "OnnxRuntime": "onnx"}  # a predictor's runtime class -> what /metadata calls it
+SURROGATE = re.compile(r"[\ud800-\udfff]")  # half of a UTF-16 pair: JSON can escape one alone ("\ud800"), and it is no character
 
 
 class TextsBody(BaseModel):
@@ -83,16 +87,18 @@ def records_of(run, items: list) -> list[dict]:
 
 
 def serve(runs: list[str] | str, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 64, max_wait_ms: float = 5.0,
-          api_key: str | None = None, device: str = "auto", runtime: str = "auto") -> None:
+          api_key: str | None = None, device: str = "auto", runtime: str = "auto", read_timeout: float = 10,
+          max_connections: int = 512, shutdown_timeout: float = 10) -> None:
     """Serve `runs` (one RUN, or several NAME=RUN) until SIGTERM or Ctrl-C, which answer the
-    requests in flight first. Writes `serving RUN on http://HOST:PORT` to stderr once
-    listening (`port` 0: a free port, named there)."""
+    requests in flight first, for at most `shutdown_timeout` seconds. Writes `serving RUN on
+    http://HOST:PORT` to stderr once listening (`port` 0: a free port, named there). A client
+    gets `read_timeout` seconds to send a whole request; at most `max_connections` are open."""
     runs = [runs] if isinstance(runs, str) else list(runs)
     check_bind(host, api_key)
     if max_batch < 1:
         raise UserError("--max-batch", f"must be at least 1, got {max_batch}")
-    if max_wait_ms < 0:
-        raise UserError("--max-wait-ms", f"must be 0 or more, got {max_wait_ms}")
+    if not 0 <= max_wait_ms <= MAX_WAIT_MS:  # also false for nan
+        raise UserError("--max-wait-ms", f"must be a number of milliseconds from 0 to {MAX_WAIT_MS}, got {max_wait_ms}")
     named = named_runs(runs)
     steady_memory()
     from transferkit import api  # after the checks above, which need no model
@@ -105,7 +111,9 @@ def serve(runs: list[str] | str, host: str = "127.0.0.1", port: int = 8000, max_
                 served.append(Served(name, run, Batcher(partial(records_of, run), max_batch, max_wait_ms)))
             address = listener.getsockname()
             url = f"http://{f'[{address[0]}]' if ':' in address[0] else address[0]}:{address[1]}"
-            _serve_until_stopped(create_app(served, api_key, max_batch, max_wait_ms), listener, f"serving {', '.join(runs)} on {url}")
+            app = create_app(served, api_key, max_batch, max_wait_ms)
+            config = {"http": guarded_protocol(read_timeout, max_connections, shutdown_timeout), "timeout_graceful_shutdown": shutdown_timeout}
+            _serve_until_stopped(app, listener, f"serving {', '.join(runs)} on {url}", config)
         finally:  # uvicorn has answered every request by now: the batchers stop with empty queues
             for model in served:
                 model.batcher.close()
@@ -141,8 +149,9 @@ def is_loopback(host: str) -> bool:
 
 
 def named_runs(runs: list[str]) -> list[tuple[str | None, str]]:
-    """One RUN is served at /predict; NAME=RUN arguments at /models/NAME/predict each."""
-    if len(runs) == 1 and "=" not in runs[0]:
+    """One RUN is served at /predict; NAME=RUN arguments at /models/NAME/predict each. One
+    argument that is a folder is a run even with a `=` in it (`runs/lr=0.1`)."""
+    if len(runs) == 1 and ("=" not in runs[0] or Path(runs[0]).is_dir()):
         return [(None, runs[0])]
     named = []
     for argument in runs:
@@ -218,7 +227,7 @@ def texts_of(body: TextsBody) -> list[str]:
     if (body.texts is None) == (body.text is None):
         raise HTTPException(422, 'give either "texts": [...] or "text": "..."')
     texts = body.texts if body.texts is not None else [body.text]
-    checked_sizes([[text] for text in texts], "text")
+    checked_texts([{"text": text} for text in texts], "text")
     return texts
 
 
@@ -227,19 +236,25 @@ def qa_items(body: QABody) -> list[dict]:
     if (body.items is None) == (not single) or (single and (body.question is None or body.context is None)):
         raise HTTPException(422, 'give either "items": [{"question": ..., "context": ...}, ...] or one "question" and "context"')
     items = [item.model_dump() for item in body.items] if body.items is not None else [{"question": body.question, "context": body.context}]
-    checked_sizes([[item["question"], item["context"]] for item in items], "item")
+    checked_texts(items, "item")
     return items
 
 
-def checked_sizes(texts_per_item: list[list[str]], noun: str) -> None:
-    """An empty request is a mistake (422); too many or too long texts are over a limit (413)."""
+def checked_texts(texts_per_item: list[dict[str, str]], noun: str) -> None:
+    """An empty request is a mistake (422); too many or too long texts are over a limit (413);
+    a lone surrogate is no text (422): no tokenizer or JSON response could take it (a 500)."""
     if not texts_per_item:
         raise HTTPException(422, "nothing to predict: the list is empty")
     if len(texts_per_item) > MAX_TEXTS:
         raise HTTPException(413, f"{len(texts_per_item)} {noun}s in one request; the limit is {MAX_TEXTS}: send them in several requests")
     for n, texts in enumerate(texts_per_item, start=1):
-        if (longest := max(len(text) for text in texts)) > MAX_TEXT_CHARS:
+        if (longest := max(len(text) for text in texts.values())) > MAX_TEXT_CHARS:
             raise HTTPException(413, f"{noun} {n} is {longest} characters long; the limit is {MAX_TEXT_CHARS}")
+        for field, text in texts.items():
+            if lone := SURROGATE.search(text):
+                where = f"{noun} {n}" if field == noun else f"{noun} {n}, {field}"
+                raise HTTPException(422, f"{where}: character {lone.start() + 1} is {ascii(lone.group())[1:-1]}, half of a UTF-16 "
+                                         "surrogate pair without its other half; send valid Unicode text")
 
 
 def metadata(run) -> dict:
@@ -344,11 +359,12 @@ class LimitBody:
         await self.app(scope, counted, send)
 
 
-def _serve_until_stopped(app: FastAPI, listener: socket.socket, announcement: str) -> None:
-    """Run uvicorn on `listener` until SIGTERM or SIGINT. uvicorn stops taking connections,
-    answers those in flight, shuts the app down, then raises the signal again under the
-    handler it found: here its own, so that a stop asked for is a clean return (status 0)
-    rather than the CLI's "terminated" error."""
+def _serve_until_stopped(app: FastAPI, listener: socket.socket, announcement: str, config: dict) -> None:
+    """Run uvicorn on `listener` (with `config`: its Config's options) until SIGTERM or
+    SIGINT. uvicorn stops taking connections, answers those in flight (for at most its
+    `timeout_graceful_shutdown`, then cancels them), shuts the app down, then raises the
+    signal again under the handler it found: here its own, so that a stop asked for is a
+    clean return (status 0) rather than the CLI's "terminated" error."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -357,7 +373,7 @@ def _serve_until_stopped(app: FastAPI, listener: socket.socket, announcement: st
             if not self.should_exit:
                 print(announcement, file=sys.stderr, flush=True)
 
-    server = Server(uvicorn.Config(app, http=no_delay_protocol(), log_level="warning", access_log=False, lifespan="on"))
+    server = Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", **config))
     main = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.signal(sig, server.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
@@ -367,18 +383,77 @@ def _serve_until_stopped(app: FastAPI, listener: socket.socket, announcement: st
             signal.signal(sig, handler)
 
 
-def no_delay_protocol():
-    """uvicorn's HTTP/1.1 protocol with Nagle's algorithm off on each connection. It writes a
-    response's headers and body separately; with Nagle on, the body waits for the client's
-    delayed ACK of the headers, and every request after the first on a keep-alive
-    connection took 44 ms instead of 1 (measured here, /health)."""
+def guarded_protocol(read_timeout: float, max_connections: int, shutdown_timeout: float):
+    """uvicorn's HTTP/1.1 protocol (h11) with what a server open to untrusted clients needs
+    and uvicorn lacks:
+
+    - A read timeout: a request's headers and body arrive whole within `read_timeout`
+      seconds of the server waiting for it (the connection opened, or the last response
+      sent), or the connection is closed. uvicorn times only idle keep-alive connections:
+      40 clients sending half their headers held 40 connections for good (slowloris), the
+      API key (read from the headers) no help, and one stalled mid-body kept a stopping
+      server waiting. Once the server stops, a request still arriving has at most
+      `shutdown_timeout` seconds left.
+    - A cap: a connection beyond `max_connections` open ones is answered 503 and closed at
+      once, so that no number of clients holds more sockets (file descriptors) than that.
+    - Nagle's algorithm off: uvicorn writes a response's headers and body separately; with
+      Nagle on, the body waits for the client's delayed ACK of the headers, and every
+      request after the first on a keep-alive connection took 44 ms instead of 1 (measured
+      here, /health)."""
+    import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class NoDelay(H11Protocol):
+    body = json.dumps({"error": f"the server holds its most connections ({max_connections}); try again shortly"}).encode()
+    busy = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n" \
+           b"content-length: %d\r\n\r\n%s" % (len(body), body)
+
+    class Guarded(H11Protocol):
+        read_timer: asyncio.TimerHandle | None = None
+
         def connection_made(self, transport) -> None:
             connection = transport.get_extra_info("socket")
             if connection is not None and connection.family in (socket.AF_INET, socket.AF_INET6):
                 connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                transport.write(busy)
+                transport.close()
+            else:
+                self.await_request()
 
-    return NoDelay
+        def await_request(self) -> None:
+            """Time the request the connection owes, unless one is timed already (a response
+            sent before its request's body was read: that body is still due)."""
+            if self.read_timer is None:
+                self.read_timer = self.loop.call_later(read_timeout, self.read_timed_out)
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.read_timer is not None and self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+                self.read_timer.cancel()  # the request is whole (or the connection done with)
+                self.read_timer = None
+
+        def on_response_complete(self) -> None:
+            self.await_request()  # before uvicorn reads the next request, if it came already
+            super().on_response_complete()
+
+        def connection_lost(self, exc) -> None:
+            if self.read_timer is not None:
+                self.read_timer.cancel()
+            super().connection_lost(exc)
+
+        def shutdown(self) -> None:
+            """The server stops: uvicorn closes idle connections, and lets the others finish
+            for at most `shutdown_timeout` seconds before it cancels their tasks. A request
+            still arriving is cut off by its read timer by then instead, before uvicorn's
+            cancellation would log a traceback and answer 500 for a body never read."""
+            super().shutdown()
+            deadline = self.loop.time() + shutdown_timeout
+            if self.read_timer is not None and self.read_timer.when() > deadline and not self.transport.is_closing():
+                self.read_timer.cancel()
+                self.read_timer = self.loop.call_at(deadline, self.read_timed_out)
+
+        def read_timed_out(self) -> None:
+            self.transport.close()  # the app, if it reads the body, sees the client gone
+
+    return Guarded

@@ -78,10 +78,14 @@ class LanguageModelling(Task):
         return {"perplexity": math.exp(after), "loss": after, "perplexity_before": math.exp(before), "loss_before": before, "tokens": tokens}
 
     def read_request(self, cfg, texts: list[str], input_path: str | None, **passage) -> Request:
-        """Prompts given directly or read from a file."""
+        """Prompts given directly or read from a file (which drops blank lines); a blank
+        prompt is an error rather than a continuation of nothing."""
         prompts = self.read_labelled(input_path, cfg) if input_path else list(texts)
         if not prompts:
             raise UserError("predict", "no input: give prompts, --input FILE, or lines on standard input")
+        for n, prompt in enumerate(prompts, start=1):
+            if not prompt.strip():
+                raise UserError(f"prompt {n}", "empty prompt; give text for the model to continue")
         return Request([str(i) for i in range(len(prompts))], prompts, {})
 
     def records(self, predictor, request: Request) -> list[dict]:
@@ -154,12 +158,23 @@ class CausalLMPredictor:
         import torch
         from transformers import set_seed
 
+        encoded = [self.tokenizer(prompt, return_tensors="pt") for prompt in prompts]
+        self.check_positions(encoded, max_new_tokens)
         set_seed(seed)
         options = {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p}
         out = []
         with torch.inference_mode():
-            for prompt in prompts:
-                inputs = {k: v.to(self.runtime.device) for k, v in self.tokenizer(prompt, return_tensors="pt").items()}
+            for prompt in encoded:
+                inputs = {k: v.to(self.runtime.device) for k, v in prompt.items()}
                 ids = self.model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id, **options)
                 out.append(self.tokenizer.decode(ids[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True))
         return out
+
+    def check_positions(self, encoded: list, max_new_tokens: int) -> None:
+        """Each prompt and its new tokens must fit the model's token positions: past them a
+        model gives garbage or fails, and a huge --max-new-tokens would run for hours."""
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        for n, prompt in enumerate(encoded, start=1):
+            length = prompt["input_ids"].shape[1]
+            if positions and length + max_new_tokens > positions:
+                raise UserError("--max-new-tokens", f"{max_new_tokens:,} new tokens after the {length} of prompt {n} exceed the model's {positions:,} token positions; give at most {positions:,} together (fewer new tokens, or a shorter prompt)")
