@@ -364,3 +364,13 @@ def curve(cfg, given: frozenset[str] = frozenset()) -> list[dict]:
     from transferkit.experiments.curve import curve as run_curve
 
     return run_curve(cfg, given)
+
+
+def distill(cfg) -> dict:
+    """A small student taught by a finished classify run (`transferkit distill`): `cfg` is a
+    `distill.config.DistillConfig`; the teacher labels the unlabelled texts and its own
+    labelled ones, the student learns its probabilities; writes `cfg.output`, an ordinary
+    classify run of the student, and returns its metrics (`distill`: the teacher, ...)."""
+    from transferkit.distill.run import distill as run_distill
+
+    return run_distill(cfg)

@@ -23,6 +23,7 @@ from click.core import ParameterSource
 
 from transferkit import __version__
 from transferkit.config import SWEPT, CurveConfig, MaskedLMConfig, TrainConfig, Word2VecConfig
+from transferkit.distill.config import DistillConfig
 from transferkit.errors import Terminated, UserError
 from transferkit.rundir import output_file
 
@@ -45,7 +46,8 @@ def help_text(f: dataclasses.Field) -> str:
     if f.metadata.get("recipe"):
         text = f"{text.rstrip('.')} (default: {describe(f.name)})."
     group = GROUP_OF.get(f.name)
-    return f"[{group.describe_scope()}] {text}" if group is not None and group.APPLIES_TO else text
+    ours = group is not None and group.__dataclass_fields__.get(f.name) is f  # not another command's option of the same name
+    return f"[{group.describe_scope()}] {text}" if ours and group.APPLIES_TO else text
 
 
 def options_from(cls, exclude=()):
@@ -283,6 +285,32 @@ def curve(ctx, config_file, **values):
     from transferkit import api
 
     api.curve(build_config(ctx, config_file, values, CurveConfig), given=frozenset(given_flags(ctx, values)))
+
+
+@app.command()
+@click.argument("teacher", required=False, metavar="TEACHER_RUN")
+@options_from(DistillConfig, exclude=("teacher",))
+@click.pass_context
+def distill(ctx, teacher, config_file, **values):
+    """Distil a classify run (TEACHER_RUN, any strategy) into a small student: the teacher
+    labels the --unlabeled texts and its own labelled ones with class probabilities, and
+    the student (--student) learns them. Writes an ordinary classify run of the student
+    (predict, evaluate, serve, export read it); prints its scores beside the teacher's.
+    `--config RUN/distill.yaml` repeats a run."""
+    from transferkit import api
+
+    cfg = build_config(ctx, config_file, values, DistillConfig)
+    metrics = api.distill(dataclasses.replace(cfg, teacher=teacher or cfg.teacher))
+    teacher = metrics["distill"]["teacher"]
+    summary = {k: metrics[k] for k in ("task", "strategy", "model")}
+    summary["teacher"] = {k: teacher[k] for k in ("run", "strategy", "model", "dev", "test")}
+    for split in ("dev", "test"):
+        if metrics[split]:
+            summary[split] = {k: v for k, v in metrics[split].items() if k not in ("per_class", "coverage", "slices")}
+    summary["texts"] = {"labelled": metrics["distill"]["labelled_texts"], "unlabelled": metrics["distill"]["pool"]["used"]}
+    summary["train"] = {k: metrics["train"][k] for k in ("seconds", "examples", "samples_per_second")}
+    summary["output"] = cfg.output
+    _print_json(summary)
 
 
 @app.command()

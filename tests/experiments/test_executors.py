@@ -21,6 +21,7 @@ import torch
 
 from transferkit.errors import Terminated, UserError
 from transferkit.experiments.executors import LocalExecutor, RayExecutor, executor_for
+from transferkit.tracking.registry import Registry
 
 
 def run(executor, fn, specs: list[dict]) -> tuple[dict, list[tuple]]:
@@ -249,3 +250,53 @@ def test_workers_die_with_a_driver_killed_with_sigkill(tmp_path):
     while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(pid) for pid in workers), "workers outlived their driver"
+
+
+@pytest.fixture
+def ray_cluster():
+    """A real Ray cluster of one node the size of this machine (a cell asks for cpu_count / workers
+    CPUs) on loopback, as `ray start --head` makes one, with its
+    Ray Client server; its processes (found by its own temporary folder) are ended after."""
+    import shutil
+    import socket
+    import tempfile
+
+    def free_port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    folder = tempfile.mkdtemp(prefix="tkray-", dir="/tmp")  # short: Ray's socket paths live under it
+    gcs, client = free_port(), free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    log = Path(folder) / "start.log"  # a file, not a pipe: the daemons it starts keep its output open for good
+    with open(log, "w") as output:
+        started = subprocess.run([str(Path(sys.executable).parent / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs),
+                                  "--ray-client-server-port", str(client), "--num-cpus", str(os.cpu_count()), "--include-dashboard", "false",
+                                  "--disable-usage-stats", "--temp-dir", folder], env=env, stdout=output, stderr=subprocess.STDOUT, timeout=120)
+    try:
+        assert started.returncode == 0, log.read_text()[-2000:]
+        yield f"ray://127.0.0.1:{client}"
+    finally:
+        for process in Path("/proc").glob("[0-9]*"):
+            try:
+                if folder.encode() in (process / "cmdline").read_bytes():
+                    os.kill(int(process.name), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_ray_client_address_runs_a_sweep_on_that_cluster(ray_cluster, sentiment, tmp_path):
+    """`curve --executor ray --ray-address ray://HOST:PORT`, the form the README gives for a
+    remote cluster: Ray Client (ray[client], in the ray extra) on a real cluster on loopback,
+    from a process of its own as a user runs it (Ray reads its authentication mode once a
+    process)."""
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}  # the cluster requires the token `ray start` wrote
+    done = subprocess.run([sys.executable, "-m", "transferkit", "curve", "--executor", "ray", "--ray-address", ray_cluster,
+                           "--train", str(sentiment["train"]), "--test", str(sentiment["test"]), "--strategies", "tfidf",
+                           "--budgets", "3", "--seeds", "0,1", "--output", str(tmp_path / "sweep")],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = Registry(tmp_path / "sweep" / "runs.sqlite").rows()
+    assert sorted(r["cell"] for r in rows) == ["tfidf-b3-seed0", "tfidf-b3-seed1"] and {r["status"] for r in rows} == {"finished"}

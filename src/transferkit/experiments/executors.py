@@ -302,7 +302,11 @@ class RayExecutor(Executor):
             try:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             except ConnectionError as e:
-                raise UserError("--ray-address", str(e)) from None
+                # Ray 2.60 clusters require a token by default, and a client sends none unless told
+                hint = "" if os.environ.get("RAY_AUTH_MODE") == "token" else (
+                    "; if the cluster uses token authentication (Ray's default), set RAY_AUTH_MODE=token and its token "
+                    "in RAY_AUTH_TOKEN or ~/.ray/auth_token")
+                raise UserError("--ray-address", f"{e}{hint}") from None
         else:
             # Ray 2.60 warns on every local start that it turned token authentication on;
             # an instance that lives as long as the sweep is no business of the user's.

@@ -71,13 +71,7 @@ class Finetune(Strategy):
             best_dev=result.best_score,
             learned=task.learned_settings(model, scorer, data),
             resolved={"epochs": settings.epochs, **result.resolved_options(), **adapted, **resolved_few_sample},
-            stats={
-                "epochs": settings.epochs, "lr": settings.lr, "layer_lr_decay": settings.layer_lr_decay,
-                "batch_size": settings.batch_size, "steps": result.steps, "best_step": result.best_step,
-                "trainable_parameters": result.trainable_parameters,
-                "best_weights": result.best_weights, "mixed_precision": result.mixed_precision,
-                "dev_history": result.history, **few_sample, **encoding, **result.speed, **artefact,
-            },
+            stats={**result.stats(settings), **few_sample, **encoding, **artefact},
         )
 
     def adapted(self, model, cfg) -> tuple:

@@ -86,6 +86,15 @@ class LoopResult:
         """The loop's options whose `auto` this model decided, as config.yaml records them."""
         return {"freeze_embeddings": "yes" if self.frozen_embeddings else "no"}
 
+    def stats(self, settings: "LoopSettings") -> dict:
+        """What metrics.json's `train` reports of a loop run with `settings`."""
+        return {
+            "epochs": settings.epochs, "lr": settings.lr, "layer_lr_decay": settings.layer_lr_decay,
+            "batch_size": settings.batch_size, "steps": self.steps, "best_step": self.best_step,
+            "trainable_parameters": self.trainable_parameters, "best_weights": self.best_weights,
+            "mixed_precision": self.mixed_precision, "dev_history": self.history, **self.speed,
+        }
+
 
 @dataclass
 class LoopState:
