@@ -8,6 +8,10 @@ each method's difference from SetFit (accuracy points, wall-time ratio).
     make bench-setup                                                             # SetFit, for this benchmark only
     .venv/bin/python bench/fewshot.py --strategies auto,setfit --budgets 8,64    # the Done-when cells
 
+`STRATEGY+unlabeled` is STRATEGY self-trained (`--unlabeled`) on a pool of POOL_SIZE texts of
+the training split drawn with seed 0, labels dropped (the K per class drawn for the run
+are among them and are left out by transferkit itself).
+
 `setfit` is SetFit 1.2 with the same encoder (`SetFitModel.from_pretrained` on minilm's
 package folder): num_iterations 20, batch 16, 1 epoch, logistic head, trained on the same
 K-per-class subsets, in the same run.
@@ -38,6 +42,22 @@ def data_folder(dataset: str, work: Path) -> Path:
 
         return rotten_tomatoes_splits(work / "mr")["train"].parent
     return DATA[dataset]
+
+
+POOL_SIZE = 10_000  # labelling the pool is a forward pass per text and round: SST-2's 67k would dominate the time
+
+
+def unlabeled_pool(folder: Path, work: Path) -> Path:
+    """A plain-text pool: POOL_SIZE training texts drawn with seed 0, one per line."""
+    import csv
+    import random
+
+    with open(folder / "train.csv", newline="", encoding="utf-8") as f:
+        texts = [" ".join(row["text"].split()) for row in csv.DictReader(f)]
+    random.Random(0).shuffle(texts)
+    pool = work / f"pool-{folder.name}.txt"
+    pool.write_text("\n".join(t for t in texts[:POOL_SIZE] if t) + "\n", encoding="utf-8")
+    return pool
 
 
 def setfit_accuracy(cfg: TrainConfig, work: Path) -> float:
@@ -76,8 +96,10 @@ def main() -> None:
             for strategy, model in [(s, m) for s in args.strategies.split(",") for m in args.models.split(",")]:
                 for seed in [int(s) for s in args.seeds.split(",")]:
                     started = time.perf_counter()
-                    cfg = TrainConfig(train=str(folder / "train.csv"), test=str(folder / "test.csv"), strategy="tfidf" if strategy == "setfit" else strategy,
-                                      model=model, labels_per_class=k, seed=seed, output=str(work / f"{dataset}-{k}-{strategy}-{model}-{seed}"))
+                    base, _, pooled = strategy.partition("+")
+                    cfg = TrainConfig(train=str(folder / "train.csv"), test=str(folder / "test.csv"), strategy="tfidf" if base == "setfit" else base,
+                                      model=model, labels_per_class=k, seed=seed, output=str(work / f"{dataset}-{k}-{strategy}-{model}-{seed}"),
+                                      unlabeled=str(unlabeled_pool(folder, work)) if pooled == "unlabeled" else None)
                     accuracy = setfit_accuracy(cfg, work) if strategy == "setfit" else api.train(cfg)["test"]["accuracy"]
                     row = {"dataset": dataset, "labels_per_class": k, "strategy": strategy, "model": model, "seed": seed,
                            "accuracy": accuracy, "wall_seconds": time.perf_counter() - started, "command": command}

@@ -188,7 +188,7 @@ def test_an_option_of_another_task_or_strategy_is_one_line_exit_2(cli, sentiment
 def test_models_list(cli):
     status, out, _ = cli("models", "list")
     states = {line.split(maxsplit=1)[0]: line.split(maxsplit=1)[1] for line in out.splitlines() if not line.startswith(" ")}
-    assert status == 0 and states == {"minilm": "installed", "smollm2-135m": "installed", "multilingual-e5-small": "installed"}  # all ship with `make test`
+    assert status == 0 and states == {"minilm": "installed", "mpnet": "installed", "smollm2-135m": "installed", "multilingual-e5-small": "installed"}  # all ship with `make test`
 
 
 def test_verbose_shows_the_traceback(cli, tmp_path):

@@ -63,7 +63,7 @@ def test_a_student_learns_a_tfidf_teacher_and_is_an_ordinary_run(cli, teacher, s
     distilled = metrics["distill"]
     assert distilled["teacher"]["run"] == str(teacher.resolve()) and distilled["teacher"]["model"] is None
     assert distilled["teacher"]["test"]["accuracy"] == json.loads((teacher / "metrics.json").read_text())["test"]["accuracy"]
-    assert distilled["pool"] == {"file": str(pool), "texts": len(pool_texts) + 4, "duplicates": 2, "teacher_training_texts": 1, "used": len(pool_texts) + 1}
+    assert distilled["pool"] == {"file": str(pool), "texts": len(pool_texts) + 4, "duplicates": 2, "training_texts": 1, "used": len(pool_texts) + 1}
     assert distilled["loss"]["temperature"] == 2.0 and distilled["loss"]["labels_weight"] == 0.5
     assert metrics["data"]["overlap_with_pool"] == {"dev": 0, "test": in_test}
     assert metrics["model"] == "minilm" and metrics["train"]["seconds"] > 0 and metrics["test"]["accuracy"] > 0.5
@@ -147,7 +147,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, teacher, sentiment
         "no weights": (str(run / "model" / "head.safetensors"), "missing; the run directory is damaged"),
         "no training file": (str(tmp_path / "train.csv"), "the teacher's training file"),
         "empty pool": (f"{pool}:1", "the corpus file has no text"),
-        "pool of training texts": (str(pool), "every text in it is one of the teacher's labelled training texts"),
+        "pool of training texts": (str(pool), "every text in it is one of the labelled training texts"),
         "no pool": ("--unlabeled", "missing"),
         "output exists": (str(out), "already exists"),
         "ray address": ("--ray-address", "applies to --executor ray, not local"),

@@ -17,7 +17,7 @@ def test_every_row_has_a_task_and_a_strategy_that_serve_it():
     for task, strategy in recipes.RECIPES:
         assert get_task(task).name == task and get_strategy(strategy).name == strategy and task in get_strategy(strategy).tasks
     assert [g.__name__ for g in get_task("ner").option_groups] == ["ExamplesOptions", "NerOptions", "WindowOptions"]
-    assert [g.__name__ for g in get_strategy("scratch").option_groups] == ["ModelOptions", "LongTextOptions", "TrainingOptions"]
+    assert [g.__name__ for g in get_strategy("scratch").option_groups] == ["ModelOptions", "UnlabeledOptions", "LongTextOptions", "TrainingOptions"]
 
 
 def test_a_strategy_the_table_does_not_list_for_a_task_is_refused():

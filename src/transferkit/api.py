@@ -103,7 +103,7 @@ def train(cfg: TrainConfig, given: frozenset[str] = frozenset(), tracking: dict 
     cfg.validate()  # the resolved values too (a --doc-stride against the recipe's --max-length)
     output = Path(cfg.output)
     task, strategy = get_task(cfg.task), get_strategy(cfg.strategy)
-    inputs = [cfg.train, cfg.dev, *(path for _, path in test_sets(cfg.test)), cfg.vectors, cfg.model if strategy.uses_pretrained_model else None]
+    inputs = [cfg.train, cfg.dev, *(path for _, path in test_sets(cfg.test)), cfg.vectors, cfg.unlabeled, cfg.model if strategy.uses_pretrained_model else None]
     publish = is_main_process()
     with resume_hint(output, "train"), track_train(cfg, tracking, auto=chosen is not None, enabled=publish) as run, \
             staged_run_dir(output, cfg.overwrite, publish=publish, inputs=inputs, resume=cfg.resume, resumable=resumable) as staging:
@@ -136,15 +136,25 @@ def _train_in(staging: Path, task, strategy, cfg: TrainConfig, publish: bool, ch
     metric, why = task.selection(data)
     if why:
         note(why)
+    pool = unlabeled_pool(cfg, data) if cfg.unlabeled else None
     status(f"training {cfg.task} {cfg.strategy} on {len(data.train)} examples" + (f", loading {cfg.model} ..." if model_path else " ..."))
     # every process resumes from the first one's checkpoint (its staging folder), which only it writes
     checkpoints = Checkpoints(partial_dir(Path(cfg.output)) / CHECKPOINT_DIR, cfg.checkpoint_every, resume=cfg.resume)
-    result = strategy.fit(task, cfg, data, model_path, staging / "model", checkpoints)
+    if pool is None:
+        result = strategy.fit(task, cfg, data, model_path, staging / "model", checkpoints)
+    else:
+        from transferkit.self_training import fit_self_trained
+
+        predictor_of = lambda fitted: fitted_predictor(task, replace(cfg, **fitted.resolved), data.labels, fitted, staging / "model")[0]  # noqa: E731
+        result, self_trained = fit_self_trained(task, strategy, cfg, data, pool.texts, model_path, staging / "model", checkpoints, predictor_of)
     if not publish:  # another process of a multi-process run: the first one scores and writes
         return {}
     cfg = replace(cfg, **result.resolved)
     metrics = score_model(task, strategy, metric, cfg, data, result, staging, model_path)
     metrics["data"] = data.report
+    if pool is not None:
+        metrics["train"]["unlabeled"] = {"pool": pool.report, **self_trained}
+        metrics["data"]["overlap_with_pool"] = pool.overlap
     if chosen is not None:
         metrics["auto"] = chosen
     metrics["run"] = run.stamp()  # the registry row's id and times
@@ -166,6 +176,15 @@ def prepare_staging(staging: Path, cfg) -> None:
         replace(cfg, resume=False, overwrite=False).to_yaml(staging / REQUEST_FILE)
 
 
+def unlabeled_pool(cfg: TrainConfig, data):
+    """`--unlabeled`'s texts, read and checked before any model loads (`tasks/unlabeled.py`)."""
+    from transferkit.data.bad_rows import BadRows
+    from transferkit.tasks.unlabeled import read_pool, usable_pool
+
+    texts = read_pool(cfg.unlabeled, cfg.text_column, BadRows.of(cfg))
+    return usable_pool(texts, data, {"dev": cfg.dev, **{name: path for name, path in test_sets(cfg.test)}})
+
+
 def checked_model(cfg: TrainConfig) -> str:
     from transferkit.models.zoo import check_max_length, resolve_model
 
@@ -175,6 +194,14 @@ def checked_model(cfg: TrainConfig) -> str:
     return model_path
 
 
+def fitted_predictor(task, cfg: TrainConfig, labels, result, model_dir: Path) -> tuple:
+    """The predictor of the model `fit` wrote into `model_dir`, loaded as `predict` loads
+    it (what prediction needs written into its transferkit.json first), and those settings."""
+    settings = {**task.inference_settings(cfg), **result.learned}
+    write_info(model_dir, cfg.task, cfg.strategy, labels, cfg.max_length, **settings)
+    return load_predictor(model_dir, device=cfg.device), settings
+
+
 def score_model(task, strategy, metric: str, cfg: TrainConfig, data, result, staging: Path, model_path: str | None) -> dict:
     """Write what prediction needs, load the model as `predict` would, calibrate it on dev
     (`Task.calibrate`: then written and loaded again), and score dev and test; `metric` is
@@ -182,9 +209,7 @@ def score_model(task, strategy, metric: str, cfg: TrainConfig, data, result, sta
     from transferkit.models.zoo import weights_note
 
     model_dir = staging / "model"
-    settings = {**task.inference_settings(cfg), **result.learned}
-    write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **settings)
-    predictor = load_predictor(model_dir, device=cfg.device)
+    predictor, settings = fitted_predictor(task, cfg, data.labels, result, model_dir)
     calibrated, calibration = task.calibrate(predictor, data, cfg)
     if calibrated:
         write_info(model_dir, cfg.task, cfg.strategy, data.labels, cfg.max_length, **settings, **calibrated)

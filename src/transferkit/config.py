@@ -419,6 +419,19 @@ class ClassifyOptions(OptionGroup):
 
 
 @dataclass
+class UnlabeledOptions(OptionGroup):
+    APPLIES_TO = {"task": ("classify",), "strategy": tuple(s for s in strategies_for("classify") if s != "zeroshot")}
+    unlabeled: str | None = _opt(
+        None,
+        "Unlabelled in-domain texts (one per line, or the --text-column of a table) to self-train on: the trained model "
+        "labels them, its most confident texts of each class join the training labels (as many per class as it had "
+        "labels), and it trains again from the pretrained model; repeated --self-training-rounds times.",
+        path=INPUT,
+    )
+    self_training_rounds: int = _opt(2, "With --unlabeled, how many times the model labels the pool and trains again.", bounds=Bounds(1, 10))
+
+
+@dataclass
 class DataOptions(OptionGroup):
     """How the readers treat rows they cannot use (every task)."""
 
@@ -638,7 +651,7 @@ class WordvecOptions(OptionGroup):
 
 # In this order in `train --help` and in config.yaml.
 OPTION_GROUPS = (
-    RunOptions, TrackingOptions, DataOptions, ModelOptions, TextColumnOptions, ClassifyOptions, MultiLabelOptions, SliceOptions,
+    RunOptions, TrackingOptions, DataOptions, ModelOptions, TextColumnOptions, ClassifyOptions, UnlabeledOptions, MultiLabelOptions, SliceOptions,
     LongTextOptions, ExamplesOptions, NerOptions, WindowOptions,
     QAOptions, TrainingOptions, UnfreezingOptions, FewSampleOptions, LoraOptions, FeaturesOptions, LabelTextOptions, ContrastiveOptions, WordvecOptions,
 )
@@ -704,6 +717,8 @@ class TrainConfig(YamlConfig, *reversed(OPTION_GROUPS)):
             raise UserError("--chunk-overlap", "must be at least 0 and less than half of --max-length")
         if self.multi_label and not self.label_separator.strip():
             raise UserError("--label-separator", "must hold a character other than whitespace")
+        if self.unlabeled and (self.multi_label or self.text_pair_column):
+            raise UserError("--unlabeled", f"self-training takes single texts with one label each, not {'--multi-label' if self.multi_label else '--text-pair-column'}")
 
     def yaml_data(self) -> dict:
         """What config.yaml holds: the options that apply to this run, with the values it used."""

@@ -11,8 +11,8 @@ run teaches MiniLM, mpnet teaches MiniLM.
 - `config.py`: the options (`DistillConfig`; no torch, the CLI reads it);
 - `teacher.py`: the teacher run checked and opened, its labelled texts drawn as its run
   drew them, and the labelling of many texts in shards on an executor (local or Ray);
-- `pool.py`: the unlabelled texts read, duplicates and the teacher's own texts dropped,
-  dev and test examples found in them warned about;
 - `student.py`: the soft-label loss and the student trained in the training loop;
 - `run.py`: the flow, into an ordinary classify run directory of the student.
+
+The unlabelled texts are read by `tasks/unlabeled.py`, which `train --unlabeled` shares.
 """

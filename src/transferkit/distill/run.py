@@ -46,7 +46,7 @@ def distill(cfg: DistillConfig) -> dict:
 def _distill_in(staging: Path, cfg: DistillConfig, student, teacher: Teacher, model_path: str) -> dict:
     from transferkit.api import score_model
     from transferkit.data.bad_rows import BadRows, write_skipped
-    from transferkit.distill.pool import read_pool, usable_pool
+    from transferkit.tasks.unlabeled import read_pool, usable_pool
     from transferkit.distill.student import train_student
     from transferkit.distill.teacher import predictor_of, teacher_probabilities
     from transferkit.experiments.executors import executor_for
