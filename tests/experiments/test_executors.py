@@ -228,15 +228,24 @@ def _running(pid: int) -> bool:
         return False
 
 
+DRIVERS = {  # a sweep's driver with two cells out, in a process of its own
+    "local": "LocalExecutor(workers=2)",
+    # a Ray instance the driver starts: Ray's own processes share its fate (Linux's parent-death signal too)
+    "ray": "RayExecutor(cpus_per_cell=os.cpu_count() / 2); import ray; ray.cloudpickle.register_pickle_by_value(cell_functions)",
+}
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux); the parent-death signal is Linux's")
-def test_workers_die_with_a_driver_killed_with_sigkill(tmp_path):
+@pytest.mark.parametrize("executor", DRIVERS)
+def test_workers_die_with_a_driver_killed_with_sigkill(tmp_path, executor):
     """`kill -9` gives the driver no chance to stop its workers: the kernel's parent-death
     signal must, or they train on as orphans holding their runs' locks."""
     driver = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import cell_functions\n"
-        "from transferkit.experiments.executors import LocalExecutor\n"
+        "import os, sys; sys.path.insert(0, sys.argv[1]); import cell_functions\n"
+        "from transferkit.experiments.executors import LocalExecutor, RayExecutor\n"
+        f"executor = {DRIVERS[executor]}\n"
         "specs = [{'x': x, 'folder': sys.argv[2]} for x in range(2)]\n"
-        "LocalExecutor(workers=2).map(cell_functions.sleep_until_stopped, specs, print, print)\n"
+        "executor.map(cell_functions.sleep_until_stopped, specs, print, print)\n"
     )
     process = subprocess.Popen([sys.executable, "-c", driver, str(Path(cell_functions.__file__).parent), str(tmp_path)])
     deadline = time.monotonic() + 120
@@ -246,7 +255,7 @@ def test_workers_die_with_a_driver_killed_with_sigkill(tmp_path):
     workers = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
     process.kill()
     process.wait()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(pid) for pid in workers), "workers outlived their driver"
