@@ -140,6 +140,13 @@ def test_a_users_folder_that_holds_a_sweep_yaml_is_refused_and_left_byte_for_byt
         assert _tree(folder) == before
 
 
+def test_a_sweep_in_a_folder_whose_parent_does_not_exist_yet(sentiment, tmp_path, cli):
+    # the demo's default, runs/demo, in a fresh clone: the lock file goes beside the folder
+    status, _, err = cli(*_tfidf_curve(sentiment, tmp_path / "runs" / "deep" / "sweep"))
+    assert status == 0, err
+    assert sorted(p.name for p in (tmp_path / "runs" / "deep").iterdir()) == ["sweep"]
+
+
 def test_a_running_sweep_refuses_a_second_driver_before_it_writes_anything(sentiment, tmp_path, cli):
     from transferkit.rundir import output_lock
 

@@ -285,6 +285,14 @@ def ray_cluster():
                                   "--disable-usage-stats", "--temp-dir", folder], env=env, stdout=output, stderr=subprocess.STDOUT, timeout=120)
     try:
         assert started.returncode == 0, log.read_text()[-2000:]
+        deadline = time.monotonic() + 120  # the client server is a process of its own, up some seconds after `ray start` returns
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", client), timeout=5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "Ray's client server never listened"
+                time.sleep(0.5)
         yield f"ray://127.0.0.1:{client}"
     finally:
         for process in Path("/proc").glob("[0-9]*"):

@@ -29,7 +29,7 @@ from transferkit.config import GROUP_OF, SWEPT, CurveConfig, TrainConfig, flag
 from transferkit.errors import Terminated, UserError
 from transferkit.progress import note
 from transferkit.recipes import AUTO, strategies_for
-from transferkit.rundir import MARKER_FILE, output_lock, partial_dir
+from transferkit.rundir import MARKER_FILE, os_error, output_lock, partial_dir
 
 DEFAULT_BUDGETS = {"classify": "8,32,128,512,all", "ner": "100,500,2000,all", "qa": "100,500,2000,all", "lm": "100,1000,all"}
 DEFAULT_STRATEGIES = {"classify": "tfidf,features,finetune,scratch", "ner": "finetune,scratch", "qa": "finetune,scratch", "lm": "finetune,scratch"}
@@ -236,6 +236,10 @@ def run_sweep(sweep: Sweep, executor, overwrite: bool = False, description: str 
 
     output = sweep.output
     _check_sweep_folder(output)  # before starting Ray: a refusal costs nothing
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)  # where the lock file goes, beside the folder
+    except OSError as e:
+        raise os_error(output.parent, e, "cannot create the sweep's parent folder") from None
     with executor.opened(), output_lock(output):
         _check_sweep_folder(output)
         created = not output.exists()
