@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -261,6 +262,11 @@ def test_workers_die_with_a_driver_killed_with_sigkill(tmp_path, executor):
     assert not any(_running(pid) for pid in workers), "workers outlived their driver"
 
 
+# the token the test cluster requires, and its clients send (Ray 2.60 requires one by default):
+# a token of its own, so that nothing depends on what ~/.ray holds
+RAY_TOKEN = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+
+
 @pytest.fixture
 def ray_cluster():
     """A real Ray cluster of one node the size of this machine (a cell asks for cpu_count / workers
@@ -277,7 +283,9 @@ def ray_cluster():
 
     folder = tempfile.mkdtemp(prefix="tkray-", dir="/tmp")  # short: Ray's socket paths live under it
     gcs, client = free_port(), free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    # a client's own server is a new Python process that imports Ray: on a loaded 2-core
+    # machine it took longer than the 30 s Ray waits for it by default
+    env = {**os.environ, **RAY_TOKEN, "RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S": "300"}
     log = Path(folder) / "start.log"  # a file, not a pipe: the daemons it starts keep its output open for good
     with open(log, "w") as output:
         started = subprocess.run([str(Path(sys.executable).parent / "ray"), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs),
@@ -309,7 +317,7 @@ def test_a_ray_client_address_runs_a_sweep_on_that_cluster(ray_cluster, sentimen
     remote cluster: Ray Client (ray[client], in the ray extra) on a real cluster on loopback,
     from a process of its own as a user runs it (Ray reads its authentication mode once a
     process)."""
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}  # the cluster requires the token `ray start` wrote
+    env = {**os.environ, **RAY_TOKEN}
     done = subprocess.run([sys.executable, "-m", "transferkit", "curve", "--executor", "ray", "--ray-address", ray_cluster,
                            "--train", str(sentiment["train"]), "--test", str(sentiment["test"]), "--strategies", "tfidf",
                            "--budgets", "3", "--seeds", "0,1", "--output", str(tmp_path / "sweep")],
