@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -121,8 +122,8 @@ class Registry:
         lists too). A file that is not SQLite is the one-line error."""
         try:
             with closing(self._connect(write)) as db:
-                if write and db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                    db.execute("PRAGMA journal_mode=WAL")
+                if write:
+                    _use_wal(db)
                 db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield db
@@ -188,6 +189,20 @@ class Registry:
         if not rows:
             raise UserError(str(self.path), f"no run {ref!r} in this registry (an id, a prefix of one, or a run directory); `transferkit runs list` shows them")
         return _decoded(rows[0])
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL mode once. The switch needs the file to itself, and SQLite
+    answers "database is locked" at once, without its busy wait, while another process
+    holds it (two processes creating one registry at the same moment): so wait here."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _key(path: str | Path) -> str:
