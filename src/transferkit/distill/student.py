@@ -72,11 +72,4 @@ def train_student(task, cfg, data, model_path: str, texts: list[str], gold: list
     result = train_loop(model, items, collate, settings, scorer, "distill", loss=loss)
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
-    return FitResult(
-        seconds=result.seconds,
-        examples=result.examples,
-        best_dev=result.best_score,
-        learned=task.learned_settings(model, scorer, data),
-        resolved={"epochs": settings.epochs, **result.resolved_options()},
-        stats=result.stats(settings),
-    )
+    return FitResult.of_loop(result, settings, task.learned_settings(model, scorer, data))

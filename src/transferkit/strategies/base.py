@@ -23,6 +23,15 @@ class FitResult:
     resolved: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)  # what else metrics.json's `train` reports
 
+    @classmethod
+    def of_loop(cls, loop, settings, learned: dict, resolved: dict | None = None, stats: dict | None = None) -> "FitResult":
+        """What a model trained by `training.loop.train_loop` (its `LoopResult`, with
+        `settings`) reports: the loop's times, best dev score, resolved options and
+        statistics, with the caller's own beside them."""
+        return cls(seconds=loop.seconds, examples=loop.examples, best_dev=loop.best_score, learned=learned,
+                   resolved={"epochs": settings.epochs, **loop.resolved_options(), **(resolved or {})},
+                   stats={**loop.stats(settings), **(stats or {})})
+
 
 class Strategy(ABC):
     name: str

@@ -65,14 +65,8 @@ class Finetune(Strategy):
         result = train_loop(model, items, collate, settings, scorer, self.name, checkpoints, loss)
         model, artefact = self.written(model, model_dir)
         tokenizer.save_pretrained(model_dir)
-        return FitResult(
-            seconds=result.seconds,
-            examples=result.examples,
-            best_dev=result.best_score,
-            learned=task.learned_settings(model, scorer, data),
-            resolved={"epochs": settings.epochs, **result.resolved_options(), **adapted, **resolved_few_sample},
-            stats={**result.stats(settings), **few_sample, **encoding, **artefact},
-        )
+        return FitResult.of_loop(result, settings, task.learned_settings(model, scorer, data),
+                                 resolved={**adapted, **resolved_few_sample}, stats={**few_sample, **encoding, **artefact})
 
     def adapted(self, model, cfg) -> tuple:
         """The model the loop trains, and the option values that choosing it resolved (for
