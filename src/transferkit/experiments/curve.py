@@ -243,7 +243,9 @@ def run_sweep(sweep: Sweep, executor, overwrite: bool = False, description: str 
     with executor.opened(), output_lock(output):
         _check_sweep_folder(output)
         created = not output.exists()
-        done = [cell for cell in sweep.cells if finished(Path(cell.config.output)) and not overwrite]
+        kept = {cell.name for cell in sweep.cells if finished(Path(cell.config.output)) and not overwrite}
+        done = [cell for cell in sweep.cells if cell.name in kept]
+        todo = [cell for cell in sweep.cells if cell.name not in kept]
         for cell in done:
             check_finished(cell)
         try:
@@ -261,7 +263,6 @@ def run_sweep(sweep: Sweep, executor, overwrite: bool = False, description: str 
         for cell in done:
             row = _record_finished(registry, sweep, cell)
             clock.add(cell, row["seconds"] or row["train_seconds"])  # an older run knows only its training time
-        todo = [cell for cell in sweep.cells if cell not in done]
         if done:
             note(f"{len(done)} of {len(sweep.cells)} cells already finished in {output / 'runs'}; training the other {len(todo)}")
         summary = _write_report(sweep, registry)
